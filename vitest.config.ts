@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+// One root run with projects: pure unit tests beside the code, integration tests against the
+// real PostgreSQL and Redis that the global setup starts once, browser tests against Chromium.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["{apps,packages,tooling}/*/src/**/*.test.{ts,tsx}"],
+          exclude: ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/node_modules/**"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["{apps,packages,tooling}/*/src/**/*.integration.test.ts", "{apps,packages,tooling}/*/test/**/*.integration.test.ts"],
+          globalSetup: ["tooling/testing/src/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
