@@ -88,6 +88,7 @@ CREATE TABLE "api_keys" (
 	"expires_at" timestamp with time zone,
 	"spend_limit" bigint,
 	"budget_period" text DEFAULT 'none' NOT NULL,
+	"spend_reset_at" timestamp with time zone,
 	"policy" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"last_used_at" timestamp with time zone,
 	"created_by" text,

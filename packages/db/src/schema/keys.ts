@@ -27,6 +27,8 @@ export const apiKeys = pgTable(
     expiresAt: timestamp({ withTimezone: true }),
     spendLimit: nanos(),
     budgetPeriod: text({ enum: budgetPeriods }).notNull().default("none"),
+    /** A spend reset starts a fresh counter inside the current window from this instant. */
+    spendResetAt: timestamp({ withTimezone: true }),
     policy: jsonb().notNull().default({}),
     lastUsedAt: timestamp({ withTimezone: true }),
     createdBy: text(),

@@ -1,0 +1,222 @@
+import { newId } from "@osm/keys/ids";
+import {
+  and,
+  desc,
+  eq,
+  gt,
+  gte,
+  ilike,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import type { DbOrTx } from "../client.ts";
+import { nextVersion } from "../schema/columns.ts";
+import { type ApiKeyRow, apiKeys, keyRotations } from "../schema/keys.ts";
+import { keySpendDaily, usageLedger } from "../schema/usage.ts";
+import { type PageParams, toPage } from "./pagination.ts";
+
+export const keyStatuses = ["revoked", "expired", "inactive", "limit_reached", "active"] as const;
+export type KeyStatus = (typeof keyStatuses)[number];
+
+/** The displayed status, derived from stored state: revoked > expired > inactive > limit_reached > active. */
+export function keyStatus(
+  key: Pick<ApiKeyRow, "revokedAt" | "expiresAt" | "enabled" | "limitReached">,
+  now: Date,
+): KeyStatus {
+  if (key.revokedAt) return "revoked";
+  if (key.expiresAt && key.expiresAt <= now) return "expired";
+  if (!key.enabled) return "inactive";
+  if (key.limitReached) return "limit_reached";
+  return "active";
+}
+
+function statusCondition(status: KeyStatus, now: Date): SQL | undefined {
+  const notRevoked = isNull(apiKeys.revokedAt);
+  const notExpired = or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now));
+  switch (status) {
+    case "revoked":
+      return isNotNull(apiKeys.revokedAt);
+    case "expired":
+      return and(notRevoked, lte(apiKeys.expiresAt, now));
+    case "inactive":
+      return and(notRevoked, notExpired, eq(apiKeys.enabled, false));
+    case "limit_reached":
+      return and(notRevoked, notExpired, eq(apiKeys.enabled, true), eq(apiKeys.limitReached, true));
+    case "active":
+      return and(
+        notRevoked,
+        notExpired,
+        eq(apiKeys.enabled, true),
+        eq(apiKeys.limitReached, false),
+      );
+  }
+}
+
+export type NewKey = Pick<
+  ApiKeyRow,
+  | "projectId"
+  | "label"
+  | "secretHash"
+  | "display"
+  | "spendLimit"
+  | "budgetPeriod"
+  | "policy"
+  | "expiresAt"
+  | "createdBy"
+>;
+
+export async function insertKey(db: DbOrTx, values: NewKey) {
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ id: newId("key"), ...values })
+    .returning();
+  return row!;
+}
+
+export async function findKey(db: DbOrTx, id: string) {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}
+
+/** Row lock for read-modify-write changes (rotation, limit changes). */
+export async function findKeyForUpdate(db: DbOrTx, id: string) {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).for("update");
+  return row;
+}
+
+const escapeLike = (q: string) => q.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export async function listKeys(
+  db: DbOrTx,
+  params: PageParams & { projectId: string; status?: KeyStatus; q?: string; now: Date },
+) {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(
+      and(
+        eq(apiKeys.projectId, params.projectId),
+        params.cursor ? lt(apiKeys.id, params.cursor) : undefined,
+        params.status ? statusCondition(params.status, params.now) : undefined,
+        params.q
+          ? or(ilike(apiKeys.label, `%${escapeLike(params.q)}%`), eq(apiKeys.id, params.q))
+          : undefined,
+      ),
+    )
+    .orderBy(desc(apiKeys.id))
+    .limit(params.limit + 1);
+  return toPage(rows, params.limit);
+}
+
+export type KeyChanges = Partial<
+  Pick<
+    ApiKeyRow,
+    | "label"
+    | "spendLimit"
+    | "budgetPeriod"
+    | "policy"
+    | "expiresAt"
+    | "enabled"
+    | "limitReached"
+    | "limitWindowStart"
+    | "revokedAt"
+    | "secretHash"
+    | "display"
+    | "previousSecretHash"
+    | "graceUntil"
+    | "spendResetAt"
+  >
+>;
+
+/** Every change bumps the key's version: proxies drop cached copies older than it. */
+export async function updateKey(db: DbOrTx, id: string, changes: KeyChanges, now: Date) {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ ...changes, updatedAt: now, version: nextVersion })
+    .where(eq(apiKeys.id, id))
+    .returning();
+  return row;
+}
+
+export async function findRotation(db: DbOrTx, keyId: string, idempotencyKey: string, since: Date) {
+  const [row] = await db
+    .select()
+    .from(keyRotations)
+    .where(
+      and(
+        eq(keyRotations.keyId, keyId),
+        eq(keyRotations.idempotencyKey, idempotencyKey),
+        gte(keyRotations.createdAt, since),
+      ),
+    );
+  return row;
+}
+
+export async function saveRotation(
+  db: DbOrTx,
+  keyId: string,
+  idempotencyKey: string,
+  sealedSecret: string,
+  now: Date,
+) {
+  // A stale row with the same idempotency key (older than 24 h) is replaced.
+  await db
+    .insert(keyRotations)
+    .values({ keyId, idempotencyKey, sealedSecret, createdAt: now })
+    .onConflictDoUpdate({
+      target: [keyRotations.keyId, keyRotations.idempotencyKey],
+      set: { sealedSecret, createdAt: now },
+    });
+}
+
+export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };
+
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * Settled spend of each key in its window, from PostgreSQL. Whole days come from the daily
+ * totals; after a spend reset inside the window, the ledger since the reset is summed instead.
+ */
+export async function settledSpend(
+  db: DbOrTx,
+  windows: Map<string, SpendWindow>,
+): Promise<Map<string, { window: bigint; lifetime: bigint }>> {
+  const result = new Map<string, { window: bigint; lifetime: bigint }>();
+  const ids = [...windows.keys()];
+  if (ids.length === 0) return result;
+  const daily = await db
+    .select({ keyId: keySpendDaily.keyId, day: keySpendDaily.day, cost: keySpendDaily.cost })
+    .from(keySpendDaily)
+    .where(inArray(keySpendDaily.keyId, ids));
+  for (const id of ids) result.set(id, { window: 0n, lifetime: 0n });
+  for (const row of daily) {
+    const entry = result.get(row.keyId)!;
+    const w = windows.get(row.keyId)!;
+    entry.lifetime += row.cost;
+    if (!w.resetAt && row.day >= day(w.start) && (!w.end || row.day < day(w.end)))
+      entry.window += row.cost;
+  }
+  const reset = ids.filter((id) => windows.get(id)!.resetAt);
+  for (const id of reset) {
+    const w = windows.get(id)!;
+    const since = w.resetAt!; // callers pass a reset only when it lies inside the window
+    const [row] = await db
+      .select({ total: sql<string>`coalesce(sum(${usageLedger.cost}), 0)` })
+      .from(usageLedger)
+      .where(
+        and(
+          eq(usageLedger.keyId, id),
+          gte(usageLedger.admittedAt, since),
+          w.end ? lt(usageLedger.admittedAt, w.end) : undefined,
+        ),
+      );
+    result.get(id)!.window = BigInt(row?.total ?? "0");
+  }
+  return result;
+}
