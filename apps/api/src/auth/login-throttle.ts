@@ -1,0 +1,53 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
+// Failures are counted per (email, address) and per address in a fixed 15-minute window. The
+// per-address ceiling is higher so that one office behind a NAT can still work, and no limit
+// is global: an attacker elsewhere cannot lock the owner out.
+const windowSeconds = 15 * 60;
+export const maxFailuresPerAccountAndAddress = 10;
+export const maxFailuresPerAddress = 30;
+
+export type ThrottleState = { limited: false } | { limited: true; retryAfterSeconds: number };
+
+export function createLoginThrottle(redis: Redis, prefix: string) {
+  const keys = (email: string, address: string) => {
+    const emailHash = createHash("sha256").update(email).digest("hex").slice(0, 32);
+    return {
+      pair: `${prefix}login:pair:${emailHash}:${address}`,
+      address: `${prefix}login:addr:${address}`,
+    };
+  };
+  return {
+    async check(email: string, address: string): Promise<ThrottleState> {
+      const k = keys(email, address);
+      const results =
+        (await redis.multi().get(k.pair).get(k.address).ttl(k.pair).ttl(k.address).exec()) ?? [];
+      const [pair, addr, pairTtl, addrTtl] = results.map(([, value]) => value) as [
+        string | null,
+        string | null,
+        number,
+        number,
+      ];
+      const overPair = Number(pair ?? 0) >= maxFailuresPerAccountAndAddress;
+      const overAddress = Number(addr ?? 0) >= maxFailuresPerAddress;
+      if (!overPair && !overAddress) return { limited: false };
+      const ttl = Math.max(overPair ? Number(pairTtl) : 0, overAddress ? Number(addrTtl) : 0);
+      return { limited: true, retryAfterSeconds: Math.max(1, ttl) };
+    },
+    async recordFailure(email: string, address: string): Promise<void> {
+      const k = keys(email, address);
+      await redis
+        .multi()
+        .incr(k.pair)
+        .expire(k.pair, windowSeconds, "NX")
+        .incr(k.address)
+        .expire(k.address, windowSeconds, "NX")
+        .exec();
+    },
+    async clear(email: string, address: string): Promise<void> {
+      await redis.del(keys(email, address).pair);
+    },
+  };
+}
+export type LoginThrottle = ReturnType<typeof createLoginThrottle>;

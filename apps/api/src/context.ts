@@ -1,0 +1,53 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Db } from "@osm/db/client";
+import type { Invalidation } from "@osm/jobs/invalidation";
+import type { CryptoBox } from "@osm/keys/crypto-box";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { type Actor, resolveActor } from "./actor.ts";
+import type { LoginThrottle } from "./auth/login-throttle.ts";
+import type { ApiConfig } from "./config.ts";
+
+/** Long-lived dependencies, created once per process. */
+export type ApiServices = {
+  db: Db;
+  redis: Redis;
+  config: ApiConfig;
+  box: CryptoBox;
+  log: Logger;
+  throttle: LoginThrottle;
+  /** Publishes after the caller's transaction committed. */
+  publish(invalidation: Invalidation): Promise<void>;
+  /** Injected clock: tests move time without sleeping. */
+  now(): Date;
+};
+
+export type Context = ApiServices & {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The client's address, as the socket sees it. */
+  ip: string;
+  actor: Actor | null;
+  invalidCredentials: boolean;
+};
+
+export async function createContext(
+  services: ApiServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<Context> {
+  const { actor, invalidCredentials } = await resolveActor(
+    req,
+    services.db,
+    services.config.masterKey,
+    services.now(),
+  );
+  return {
+    ...services,
+    req,
+    res,
+    ip: req.socket.remoteAddress ?? "unknown",
+    actor,
+    invalidCredentials,
+  };
+}

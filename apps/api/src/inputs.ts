@@ -1,0 +1,15 @@
+import { z } from "zod";
+
+/** Shared input pieces: every object is strict, so an unknown field is a BAD_REQUEST naming it. */
+export const idSchema = z.string().min(1).max(64);
+export const projectIdSchema = idSchema;
+
+export const pageInput = {
+  cursor: z.string().max(128).optional(),
+  limit: z.number().int().min(1).max(100).default(50),
+};
+
+export const projectPageInput = z.strictObject({ projectId: projectIdSchema, ...pageInput });
+
+export const labelSchema = z.string().trim().min(1, "must not be empty").max(200);
+export const futureDateSchema = z.date();

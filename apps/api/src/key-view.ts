@@ -1,0 +1,67 @@
+import type { Db } from "@osm/db/client";
+import { keyStatus, type SpendWindow, settledSpend } from "@osm/db/queries/keys";
+import type { ApiKeyRow } from "@osm/db/schema";
+import { formatUsd } from "@osm/policy/money";
+import type { KeyPolicy } from "@osm/policy/schemas";
+import { windowEnd, windowStart } from "@osm/policy/windows";
+
+/** A key as the API returns it: derived status and live spend, never a hash or a secret. */
+export type KeyView = {
+  id: string;
+  projectId: string;
+  label: string;
+  display: string;
+  status: ReturnType<typeof keyStatus>;
+  enabled: boolean;
+  spendUsd: string;
+  reservedUsd: string;
+  lifetimeSpendUsd: string;
+  spendLimitUsd: string | null;
+  budgetPeriod: ApiKeyRow["budgetPeriod"];
+  windowResetsAt: Date | null;
+  policy: KeyPolicy;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  createdAt: Date;
+  rotation: { graceUntil: Date } | null;
+};
+
+export function spendWindow(key: ApiKeyRow, now: Date): SpendWindow {
+  const start = windowStart(key.budgetPeriod, now);
+  const end = windowEnd(key.budgetPeriod, now);
+  const resetAt = key.spendResetAt && key.spendResetAt >= start ? key.spendResetAt : null;
+  return { start, end, resetAt };
+}
+
+export async function keyViews(db: Db, rows: ApiKeyRow[], now: Date): Promise<KeyView[]> {
+  const spend = await settledSpend(db, new Map(rows.map((k) => [k.id, spendWindow(k, now)])));
+  return rows.map((key) => {
+    const s = spend.get(key.id) ?? { window: 0n, lifetime: 0n };
+    return {
+      id: key.id,
+      projectId: key.projectId,
+      label: key.label,
+      display: key.display,
+      status: keyStatus(key, now),
+      enabled: key.enabled,
+      spendUsd: formatUsd(s.window),
+      reservedUsd: "0",
+      lifetimeSpendUsd: formatUsd(s.lifetime),
+      spendLimitUsd: key.spendLimit === null ? null : formatUsd(key.spendLimit),
+      budgetPeriod: key.budgetPeriod,
+      windowResetsAt: windowEnd(key.budgetPeriod, now),
+      policy: key.policy as KeyPolicy,
+      expiresAt: key.expiresAt,
+      lastUsedAt: key.lastUsedAt,
+      createdAt: key.createdAt,
+      rotation:
+        key.graceUntil && key.graceUntil > now && key.previousSecretHash
+          ? { graceUntil: key.graceUntil }
+          : null,
+    };
+  });
+}
+
+export async function keyView(db: Db, row: ApiKeyRow, now: Date): Promise<KeyView> {
+  return (await keyViews(db, [row], now))[0]!;
+}

@@ -1,0 +1,74 @@
+import { usageSummary, usageTimeseries } from "@osm/db/queries/usage";
+import { formatUsd } from "@osm/policy/money";
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { idSchema, projectIdSchema } from "../inputs.ts";
+import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
+
+const defaultRangeMs = 30 * 24 * 3600 * 1000;
+const maxRangeMs = 400 * 24 * 3600 * 1000;
+
+function range(ctx: AuthedContext, from: Date | undefined, to: Date | undefined) {
+  const end = to ?? ctx.now();
+  const start = from ?? new Date(end.getTime() - defaultRangeMs);
+  if (start >= end)
+    throw new TRPCError({ code: "BAD_REQUEST", message: "from must be before to." });
+  if (end.getTime() - start.getTime() > maxRangeMs) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "The range is limited to 400 days." });
+  }
+  return { from: start, to: end };
+}
+
+/** Money leaves the API as decimal strings. */
+function present<T extends { cost: string; inputTokens: string; outputTokens: string }>(row: T) {
+  const { cost, inputTokens, outputTokens, ...rest } = row;
+  return {
+    ...rest,
+    inputTokens: Number(inputTokens),
+    outputTokens: Number(outputTokens),
+    costUsd: formatUsd(BigInt(cost)),
+  };
+}
+
+export const usageRouter = router({
+  summary: authedProcedure
+    .input(
+      z.strictObject({
+        projectId: projectIdSchema,
+        from: z.date().optional(),
+        to: z.date().optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.projectId, "viewer");
+      const r = range(ctx, input.from, input.to);
+      const s = await usageSummary(ctx.db, { projectId: input.projectId, ...r });
+      return {
+        ...r,
+        overall: present(s.overall),
+        byModel: s.byModel.map(present),
+        byKey: s.byKey.map(present),
+      };
+    }),
+
+  timeseries: authedProcedure
+    .input(
+      z.strictObject({
+        projectId: projectIdSchema,
+        keyId: idSchema.optional(),
+        bucket: z.enum(["hour", "day"]),
+        from: z.date().optional(),
+        to: z.date().optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.projectId, "viewer");
+      const r = range(ctx, input.from, input.to);
+      const rows = await usageTimeseries(
+        ctx.db,
+        { projectId: input.projectId, keyId: input.keyId, ...r },
+        input.bucket,
+      );
+      return { ...r, bucket: input.bucket, points: rows.map(present) };
+    }),
+});

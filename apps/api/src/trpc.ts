@@ -1,0 +1,80 @@
+import { findMembershipRole } from "@osm/db/queries/members";
+import type { Role } from "@osm/db/schema";
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import type { Context } from "./context.ts";
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const zod = error.cause instanceof ZodError ? error.cause : null;
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        // Which fields were wrong, so clients and forms can point at them.
+        fields: zod?.issues.map((i) => ({ path: i.path.join("."), message: i.message })) ?? null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export const publicProcedure = t.procedure;
+
+export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.actor) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: ctx.invalidCredentials ? "Invalid credentials." : "Sign in first.",
+    });
+  }
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+export const userProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.type !== "user") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "This action needs a signed-in person." });
+  }
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+export const roleRank: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+
+export type AuthedContext = Context & { actor: NonNullable<Context["actor"]> };
+
+/**
+ * The caller's role in a project, or NOT_FOUND when they are not part of it (a project they
+ * cannot see must be indistinguishable from one that does not exist).
+ */
+export async function projectRole(ctx: AuthedContext, projectId: string): Promise<Role> {
+  const actor = ctx.actor;
+  if (actor.type === "master") return "owner";
+  if (actor.type === "token") {
+    if (actor.projectId === projectId) return actor.role;
+  } else {
+    const role = await findMembershipRole(ctx.db, projectId, actor.userId);
+    if (role) return role;
+  }
+  throw new TRPCError({ code: "NOT_FOUND", message: "Project not found." });
+}
+
+/** Requires at least `minimum` in the project; FORBIDDEN for members whose role is too low. */
+export async function requireRole(
+  ctx: AuthedContext,
+  projectId: string,
+  minimum: Role,
+): Promise<Role> {
+  const role = await projectRole(ctx, projectId);
+  if (roleRank[role] < roleRank[minimum]) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `This action needs the ${minimum} role.` });
+  }
+  return role;
+}
+
+export function notFound(what: string): never {
+  throw new TRPCError({ code: "NOT_FOUND", message: `${what} not found.` });
+}
