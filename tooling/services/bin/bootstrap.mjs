@@ -2,8 +2,8 @@
 // Entry point of `pnpm start`, `pnpm test` and `pnpm bench`. Plain Node on purpose: it runs
 // before dependencies exist, installs them, makes sure PostgreSQL and Redis server binaries
 // are present (apt on Debian when root), then hands over to the TypeScript entry points.
-import { spawnSync, spawn } from "node:child_process";
-import { existsSync, statSync, readdirSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,15 +20,23 @@ function ensureDependencies() {
   const lock = join(root, "pnpm-lock.yaml");
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   const pnpm = process.env.npm_execpath;
-  const [bin, pre] = pnpm?.endsWith(".js") || pnpm?.endsWith(".cjs") ? [process.execPath, [pnpm]] : [pnpm ?? "pnpm", []];
-  const r = spawnSync(bin, [...pre, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit" });
+  const [bin, pre] =
+    pnpm?.endsWith(".js") || pnpm?.endsWith(".cjs")
+      ? [process.execPath, [pnpm]]
+      : [pnpm ?? "pnpm", []];
+  const r = spawnSync(bin, [...pre, "install", "--frozen-lockfile"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (r.status !== 0) fail("dependency install failed (pnpm install --frozen-lockfile)");
 }
 
 function hasPostgres() {
   if (process.env.OSM_PG_BIN && existsSync(join(process.env.OSM_PG_BIN, "postgres"))) return true;
   try {
-    return readdirSync("/usr/lib/postgresql").some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`));
+    return readdirSync("/usr/lib/postgresql").some((v) =>
+      existsSync(`/usr/lib/postgresql/${v}/bin/postgres`),
+    );
   } catch {
     return spawnSync("sh", ["-c", "command -v postgres"]).status === 0;
   }
@@ -41,11 +49,17 @@ function ensureServers() {
   if (!process.env.REDIS_URL && !hasRedis()) missing.push("redis-server");
   if (missing.length === 0) return;
   const canApt = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
-  if (!canApt) fail(`missing ${missing.join(" and ")}: install them (e.g. sudo apt-get install -y ${missing.join(" ")}) or set DATABASE_URL / REDIS_URL`);
+  if (!canApt)
+    fail(
+      `missing ${missing.join(" and ")}: install them (e.g. sudo apt-get install -y ${missing.join(" ")}) or set DATABASE_URL / REDIS_URL`,
+    );
   console.error(`osm: installing ${missing.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  const r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env });
+  const r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+    stdio: "inherit",
+    env,
+  });
   if (r.status !== 0) fail(`apt-get install ${missing.join(" ")} failed`);
 }
 

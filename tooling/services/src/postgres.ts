@@ -7,6 +7,11 @@ export type PostgresOptions = {
   port: number;
   /** Trade durability for speed: for throwaway test clusters only. */
   ephemeral?: boolean;
+  /**
+   * Attach to a server already running on this data directory instead of restarting it: for
+   * tools (`pnpm osm`) that run beside a live `pnpm start`. The handle says whether it attached.
+   */
+  reuseRunning?: boolean;
 };
 
 export type RunningPostgres = {
@@ -16,6 +21,8 @@ export type RunningPostgres = {
   stop(): void;
   /** pg_ctl's own start, for tests that take PostgreSQL away and bring it back. */
   start(): void;
+  /** True when reuseRunning found a live server: the caller did not start it, so leaves it up. */
+  attached: boolean;
 };
 
 const superuser = "osm";
@@ -39,7 +46,8 @@ function binDir(): string {
 // system user that Debian's packages create.
 function asServerUser(): { uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null;
-  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  const id = (flag: string) =>
+    Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
   return { uid: id("-u"), gid: id("-g") };
 }
 
@@ -50,9 +58,29 @@ function pgRun(bin: string, args: string[], user: ReturnType<typeof asServerUser
     env: { ...process.env, LC_ALL: "C.UTF-8", LANG: "C.UTF-8" },
   });
   if (result.status !== 0) {
-    throw new Error(`${bin} failed: ${(result.stderr || result.stdout || "").trim().split("\n").slice(-3).join(" | ")}`);
+    throw new Error(
+      `${bin} failed: ${(result.stderr || result.stdout || "").trim().split("\n").slice(-3).join(" | ")}`,
+    );
   }
   return result.stdout;
+}
+
+/** True once initdb has created a cluster under this data directory. */
+export function hasPostgresCluster(dataDir: string): boolean {
+  return existsSync(join(dataDir, "pgdata", "PG_VERSION"));
+}
+
+/** True when a postmaster serves this data directory (`pg_ctl status`; no cluster → false). */
+export function isPostgresRunning(dataDir: string): boolean {
+  if (!hasPostgresCluster(dataDir)) return false;
+  const pgData = join(dataDir, "pgdata");
+  const user = asServerUser();
+  // Exit status 0: running; 3: not running; 4: no accessible data directory.
+  const result = spawnSync(join(binDir(), "pg_ctl"), ["-D", pgData, "status"], {
+    encoding: "utf8",
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+  });
+  return result.status === 0;
 }
 
 /** Initialises the cluster on first use and starts it; the caller owns stopping it. */
@@ -67,7 +95,11 @@ export function startPostgres(options: PostgresOptions): RunningPostgres {
     chownSync(socketDir, user.uid, user.gid);
   }
   if (!existsSync(join(pgData, "PG_VERSION"))) {
-    pgRun("initdb", ["-D", pgData, "-U", superuser, "--auth=trust", "-E", "UTF8", "--no-instructions"], user);
+    pgRun(
+      "initdb",
+      ["-D", pgData, "-U", superuser, "--auth=trust", "-E", "UTF8", "--no-instructions"],
+      user,
+    );
     const tuning = options.ephemeral
       ? ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
       : [];
@@ -86,7 +118,22 @@ export function startPostgres(options: PostgresOptions): RunningPostgres {
     if (user) chownSync(join(pgData, "postgresql.auto.conf"), user.uid, user.gid);
   }
   const start = () => {
-    pgRun("pg_ctl", ["-D", pgData, "-l", join(dataDir, "postgres.log"), "-w", "-t", "60", "-o", `-p ${port}`, "start"], user);
+    pgRun(
+      "pg_ctl",
+      [
+        "-D",
+        pgData,
+        "-l",
+        join(dataDir, "postgres.log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        `-p ${port}`,
+        "start",
+      ],
+      user,
+    );
   };
   const stop = () => {
     try {
@@ -95,9 +142,17 @@ export function startPostgres(options: PostgresOptions): RunningPostgres {
       // already stopped
     }
   };
+  const urlFor = (database: string) => `postgres://${superuser}@127.0.0.1:${port}/${database}`;
+  const handle = (attached: boolean) => ({
+    adminUrl: urlFor("postgres"),
+    urlFor,
+    stop,
+    start,
+    attached,
+  });
+  if (options.reuseRunning && isPostgresRunning(dataDir)) return handle(true);
   // A previous run that was killed leaves a server behind: stop it and start fresh.
   if (existsSync(join(pgData, "postmaster.pid"))) stop();
   start();
-  const urlFor = (database: string) => `postgres://${superuser}@127.0.0.1:${port}/${database}`;
-  return { adminUrl: urlFor("postgres"), urlFor, stop, start };
+  return handle(false);
 }

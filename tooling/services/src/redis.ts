@@ -1,11 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export type RedisOptions = {
   port: number;
   /** Directory for the append-only file; omitted for throwaway test servers. */
   dataDir?: string;
+  /**
+   * Run redis-server in its own process group, so a terminal Ctrl-C reaches only the
+   * supervisor, which stops Redis after the apps that use it.
+   */
+  ownProcessGroup?: boolean;
 };
 
 export type RunningRedis = {
@@ -26,8 +33,31 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
+function isRedisProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // Where /proc exists, make sure a recycled pid is not some other program.
+  const comm = `/proc/${pid}/comm`;
+  return !existsSync(comm) || readFileSync(comm, "utf8").startsWith("redis-server");
+}
+
+// A supervisor killed with SIGKILL leaves its redis-server running on the data directory.
+async function stopStaleServer(pidFile: string): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isRedisProcess(pid)) return;
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 400 && isRedisProcess(pid); i++) await sleep(25);
+  if (isRedisProcess(pid)) process.kill(pid, "SIGKILL");
+}
+
 /** Starts redis-server as a child process and waits until it answers PING. */
 export async function startRedis(options: RedisOptions): Promise<RunningRedis> {
+  const pidFile = options.dataDir ? join(options.dataDir, "redis.pid") : undefined;
+  if (pidFile) await stopStaleServer(pidFile);
   const args = [
     "--port",
     String(options.port),
@@ -41,8 +71,12 @@ export async function startRedis(options: RedisOptions): Promise<RunningRedis> {
     ...(options.dataDir
       ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "everysec"]
       : ["--appendonly", "no"]),
+    ...(pidFile ? ["--pidfile", pidFile] : []),
   ];
-  const child: ChildProcess = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"] });
+  const child: ChildProcess = spawn("redis-server", args, {
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: options.ownProcessGroup ?? false,
+  });
   let exited = false;
   child.once("exit", () => {
     exited = true;
