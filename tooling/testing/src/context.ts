@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createDb } from "@osm/db/client";
 import postgres from "postgres";
 import { inject } from "vitest";
+import "./provided-context.ts";
 
 export type TestServices = Awaited<ReturnType<typeof createTestServices>>;
 

@@ -1,0 +1,25 @@
+import type { Db } from "@osm/db/client";
+import type { Logger } from "pino";
+import type { Agent } from "undici";
+import type { CatalogCache } from "./cache/catalog-cache.ts";
+import type { KeyCache } from "./cache/key-cache.ts";
+import type { SeenVersions } from "./cache/versions.ts";
+import type { ProxyConfig } from "./config.ts";
+import type { InflightRegistry } from "./inflight.ts";
+import type { ProxyMetrics } from "./metrics.ts";
+import type { UsageEmitter } from "./usage/usage-emitter.ts";
+
+/** Everything a request handler uses, built once per process. */
+export type GatewayDeps = {
+  config: ProxyConfig;
+  db: Db;
+  log: Logger;
+  keys: KeyCache;
+  catalogs: CatalogCache;
+  versions: SeenVersions;
+  agent: Agent;
+  usage: UsageEmitter;
+  inflight: InflightRegistry;
+  metrics: ProxyMetrics;
+  now(): Date;
+};

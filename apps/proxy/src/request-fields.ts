@@ -1,0 +1,104 @@
+import { GatewayError } from "./errors.ts";
+
+/** The only request fields the gateway reads; everything else is forwarded untouched. */
+export type ChatFields = {
+  model: string;
+  stream: boolean;
+  includeUsage: boolean;
+  maxOutputTokens: number | undefined;
+  maxOutputTokensParam: "max_tokens" | "max_completion_tokens" | undefined;
+  n: number;
+};
+
+const invalid = (message: string, param: string) =>
+  new GatewayError("invalid_request", message, { param });
+
+export function parseJsonBody(body: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new GatewayError("invalid_request", "The request body is not valid JSON.");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new GatewayError("invalid_request", "The request body must be a JSON object.");
+  }
+  return value as Record<string, unknown>;
+}
+
+function positiveInt(body: Record<string, unknown>, field: string): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw invalid(`${field} must be a positive integer.`, field);
+  }
+  return value;
+}
+
+export function modelField(body: Record<string, unknown>): string {
+  const model = body.model;
+  if (typeof model !== "string" || model.length === 0)
+    throw invalid("model is required and must be a string.", "model");
+  return model;
+}
+
+export function chatFields(body: Record<string, unknown>): ChatFields {
+  const model = modelField(body);
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw invalid("messages must be a non-empty array.", "messages");
+  }
+  for (const [i, m] of body.messages.entries()) {
+    if (typeof m !== "object" || m === null || typeof (m as { role?: unknown }).role !== "string") {
+      throw invalid(`messages[${i}] must be an object with a role.`, "messages");
+    }
+  }
+  const stream = body.stream ?? false;
+  if (typeof stream !== "boolean") throw invalid("stream must be a boolean.", "stream");
+  const options = body.stream_options;
+  if (
+    options !== undefined &&
+    options !== null &&
+    (typeof options !== "object" || Array.isArray(options))
+  ) {
+    throw invalid("stream_options must be an object.", "stream_options");
+  }
+  const includeUsage = (options as { include_usage?: unknown } | null | undefined)?.include_usage;
+  if (includeUsage !== undefined && typeof includeUsage !== "boolean") {
+    throw invalid("stream_options.include_usage must be a boolean.", "stream_options");
+  }
+  const maxTokens = positiveInt(body, "max_tokens");
+  const maxCompletionTokens = positiveInt(body, "max_completion_tokens");
+  const n = positiveInt(body, "n") ?? 1;
+  if (n > 128) throw invalid("n must be at most 128.", "n");
+  const maxOutputTokens =
+    maxTokens !== undefined && maxCompletionTokens !== undefined
+      ? Math.min(maxTokens, maxCompletionTokens)
+      : (maxCompletionTokens ?? maxTokens);
+  return {
+    model,
+    stream,
+    includeUsage: includeUsage === true,
+    maxOutputTokens,
+    maxOutputTokensParam:
+      maxCompletionTokens !== undefined
+        ? "max_completion_tokens"
+        : maxTokens !== undefined
+          ? "max_tokens"
+          : undefined,
+    n,
+  };
+}
+
+export function embeddingFields(body: Record<string, unknown>) {
+  const model = modelField(body);
+  const input = body.input;
+  const ok =
+    typeof input === "string" ||
+    (Array.isArray(input) &&
+      input.length > 0 &&
+      (input.every((x) => typeof x === "string") ||
+        input.every((x) => typeof x === "number") ||
+        input.every((x) => Array.isArray(x) && x.every((y) => typeof y === "number"))));
+  if (!ok) throw invalid("input must be a string, an array of strings, or token arrays.", "input");
+  return { model, input: input as string | string[] | number[] | number[][] };
+}

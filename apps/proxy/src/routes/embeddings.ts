@@ -1,0 +1,79 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { evaluate } from "@osm/policy/evaluate";
+import { formatUsd } from "@osm/policy/money";
+import { promptTokenBound, requestCost } from "@osm/policy/pricing";
+import type { GatewayDeps } from "../deps.ts";
+import { GatewayError } from "../errors.ts";
+import { callUpstream, readAll, upstreamStatusError } from "../providers/upstream-call.ts";
+import { embeddingFields, parseJsonBody } from "../request-fields.ts";
+import type { RequestRecord } from "../usage/request-record.ts";
+
+export async function embeddings(
+  route: {
+    deps: GatewayDeps;
+    record: RequestRecord;
+    req: IncomingMessage;
+    res: ServerResponse;
+    signal: AbortSignal;
+  },
+  rawBody: Buffer,
+): Promise<void> {
+  const { deps, record, res, signal } = route;
+  const body = parseJsonBody(rawBody);
+  const fields = embeddingFields(body);
+  record.model = fields.model;
+  const catalog = await deps.catalogs.get(record.key.projectId);
+  const decision = evaluate(
+    { model: fields.model },
+    { ...record.key, spendLimitNanos: record.key.spendLimit },
+    catalog,
+    deps.now(),
+  );
+  if (!decision.allowed)
+    throw new GatewayError(decision.denial.code, decision.denial.message, {
+      param: decision.denial.param ?? null,
+    });
+  const model = catalog.models.get(fields.model)!;
+  const provider = catalog.providers.get(model.providerId)!;
+  record.provider = provider.id;
+  if (provider.kind !== "openai") {
+    throw new GatewayError(
+      "invalid_request",
+      `The model ${fields.model} does not support embeddings.`,
+      { param: "model" },
+    );
+  }
+  const upstream = await callUpstream(deps.agent, `${provider.baseUrl}/embeddings`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${provider.apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...body, model: model.upstreamModel }),
+    signal,
+  });
+  const buffer = await readAll(upstream.body, undefined, signal);
+  if (upstream.status >= 400) {
+    let message: string | null = null;
+    try {
+      message =
+        (JSON.parse(buffer.toString("utf8")) as { error?: { message?: string } }).error?.message ??
+        null;
+    } catch {}
+    throw upstreamStatusError(upstream.status, upstream.headers, message, [provider.apiKey]);
+  }
+  let promptTokens: number;
+  try {
+    const usage = (JSON.parse(buffer.toString("utf8")) as { usage?: { prompt_tokens?: number } })
+      .usage;
+    promptTokens = usage?.prompt_tokens ?? promptTokenBound({ input: fields.input });
+  } catch {
+    throw new GatewayError("upstream_error", "The provider's answer was not valid JSON.");
+  }
+  record.inputTokens = promptTokens;
+  record.cost = requestCost({ inputTokens: promptTokens, outputTokens: 0 }, model);
+  res.writeHead(200, {
+    "Content-Type": "application/json",
+    "Content-Length": buffer.length,
+    "x-request-id": record.requestId,
+    "x-osm-cost-usd": formatUsd(record.cost),
+  });
+  res.end(buffer);
+}

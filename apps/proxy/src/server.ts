@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createDb } from "@osm/db/client";
+import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import { createCryptoBox } from "@osm/keys/crypto-box";
+import { newId } from "@osm/keys/ids";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { authenticate } from "./authenticate.ts";
+import { CatalogCache } from "./cache/catalog-cache.ts";
+import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
+import { KeyCache } from "./cache/key-cache.ts";
+import { SeenVersions } from "./cache/versions.ts";
+import type { ProxyConfig } from "./config.ts";
+import type { GatewayDeps } from "./deps.ts";
+import { errorBody, GatewayError, sendError } from "./errors.ts";
+import { readBody } from "./http/read-body.ts";
+import { InflightRegistry, keyEndedError } from "./inflight.ts";
+import { createProxyMetrics } from "./metrics.ts";
+import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { chatCompletions } from "./routes/chat-completions.ts";
+import { embeddings } from "./routes/embeddings.ts";
+import { listModels } from "./routes/models.ts";
+import { RequestRecord } from "./usage/request-record.ts";
+import { UsageEmitter } from "./usage/usage-emitter.ts";
+
+export type RunningProxy = {
+  server: Server;
+  port: number;
+  url: string;
+  deps: GatewayDeps;
+  close(): Promise<void>;
+};
+
+const routes = {
+  "/v1/chat/completions": "POST",
+  "/v1/embeddings": "POST",
+  "/v1/models": "GET",
+} as const;
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+export async function startProxy(
+  config: ProxyConfig,
+  overrides: { now?: () => Date; lookup?: LookupFn } = {},
+): Promise<RunningProxy> {
+  const log = pino({ level: config.logLevel, base: { app: "proxy" } });
+  const { db, sql } = createDb({ url: config.databaseUrl, max: 10, applicationName: "osm-proxy" });
+  const box = createCryptoBox(config.secret);
+  const versions = new SeenVersions();
+  const metrics = createProxyMetrics();
+  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueNames.usage, {
+    connection: queueConnection,
+    prefix: bullPrefix(config.redisPrefix),
+  });
+  const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const now = overrides.now ?? (() => new Date());
+  const deps: GatewayDeps = {
+    config,
+    db,
+    log,
+    keys: new KeyCache(db, versions),
+    catalogs: new CatalogCache(db, box, versions),
+    versions,
+    agent: createUpstreamAgent({
+      allowPrivate: config.allowPrivateUpstreams,
+      connectMs: config.upstreamConnectMs,
+      firstByteMs: config.upstreamFirstByteMs,
+      idleMs: config.upstreamIdleMs,
+      lookup: overrides.lookup,
+    }),
+    usage: new UsageEmitter(queue, log),
+    inflight: new InflightRegistry(),
+    metrics,
+    now,
+  };
+
+  await subscribeInvalidations({
+    subscriber,
+    prefix: config.redisPrefix,
+    versions,
+    log,
+    onInvalidation: (invalidation) => {
+      metrics.seenVersion.set(versions.latest);
+      deps.keys.apply(invalidation);
+      void deps.catalogs
+        .apply(invalidation)
+        .catch((err) => log.warn({ err }, "catalog invalidation failed"));
+      // A revoked or disabled key's in-flight requests end here too, not only on new admissions.
+      if (invalidation.kind === "key" && deps.inflight.has(invalidation.id)) {
+        void deps.keys.current(invalidation.id).then((state) => {
+          const reason = state ? keyEndedError(state) : null;
+          if (reason) deps.inflight.abortAll(invalidation.id, reason);
+        });
+      }
+    },
+    onResync: () => {
+      deps.keys.clear();
+      deps.catalogs.clear();
+    },
+  });
+
+  const handleGateway = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: keyof typeof routes,
+  ) => {
+    const started = process.hrtime.bigint();
+    const requestId = newId("request");
+    let record: RequestRecord | null = null;
+    const controller = new AbortController();
+    let untrack = () => {};
+    res.once("close", () => {
+      if (!res.writableFinished)
+        controller.abort(new GatewayError("request_timeout", "The client closed the connection."));
+    });
+    try {
+      const key = await authenticate(deps, req);
+      record = new RequestRecord(requestId, key, now(), started);
+      untrack = deps.inflight.track(key.id, controller);
+      metrics.inflight.inc();
+      const route = { deps, record, req, res, signal: controller.signal };
+      if (path === "/v1/models") await listModels(deps, record, res);
+      else {
+        const body = await readBody(req, config.maxBodyBytes);
+        if (path === "/v1/chat/completions") await chatCompletions(route, body);
+        else await embeddings(route, body);
+      }
+    } catch (err) {
+      const failure = err instanceof GatewayError ? err : null;
+      if (!failure) log.error({ err, requestId }, "request failed");
+      const gatewayError =
+        failure ?? new GatewayError("upstream_error", "The gateway failed to serve this request.");
+      record?.fail(gatewayError);
+      metrics.requests.inc({
+        outcome: record ? "error" : "unauthenticated",
+        code: gatewayError.code,
+      });
+      if (gatewayError.code === "request_too_large") {
+        // Answer now and close: the rest of the body is discarded as it arrives, never buffered.
+        sendError(res, gatewayError, { Connection: "close", "x-request-id": requestId });
+        req.resume();
+      } else if (!res.headersSent) {
+        sendError(res, gatewayError, { "x-request-id": requestId });
+      } else if (!res.writableEnded) {
+        res.destroy();
+      }
+    } finally {
+      untrack();
+      if (record) {
+        metrics.inflight.dec();
+        if (record.code === null) metrics.requests.inc({ outcome: "allowed", code: "" });
+        const event = record.toEvent(process.hrtime.bigint());
+        if (event) deps.usage.emit(event);
+        metrics.latency.observe(
+          { stream: String(record.stream) },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      }
+    }
+  };
+
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    // Node checks the two timeouts above only this often; the default 30 s lets a slow client linger.
+    connectionsCheckingInterval: 250,
+    maxHeaderSize: 64 * 1024,
+    keepAliveTimeout: 65_000,
+  });
+
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      void Promise.all([
+        sql`select 1`.then(
+          () => "up",
+          () => "down",
+        ),
+        queueConnection.ping().then(
+          () => "up",
+          () => "down",
+        ),
+      ]).then(([postgres, redis]) => json(res, 200, { status: "ok", postgres, redis }));
+      return;
+    }
+    if (path === "/metrics") {
+      metrics.usagePending.set(deps.usage.pending);
+      metrics.usageDropped.set(deps.usage.dropped);
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
+      });
+      return;
+    }
+    const method = routes[path as keyof typeof routes];
+    if (!method)
+      return sendError(
+        res,
+        new GatewayError("not_found", `Unknown route ${req.method} ${path.slice(0, 200)}.`),
+      );
+    if (req.method !== method) {
+      return sendError(
+        res,
+        new GatewayError("method_not_allowed", `${path} accepts ${method} only.`),
+        { Allow: method },
+      );
+    }
+    void handleGateway(req, res, path as keyof typeof routes);
+  });
+
+  // Malformed requests, oversized headers and slow clients still get the contract's JSON.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const failure =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? new GatewayError("headers_too_large", "The request headers are too large.")
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT"
+          ? new GatewayError("request_timeout", "The request took too long to arrive.")
+          : new GatewayError("invalid_request", "The request is not valid HTTP.");
+    const body = JSON.stringify(errorBody(failure));
+    socket.end(
+      `HTTP/1.1 ${failure.status} ${failure.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port }, "proxy listening");
+
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    deps,
+    async close() {
+      // Stop accepting, let in-flight requests finish, then flush usage before disconnecting.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
+      await closed;
+      clearTimeout(deadline);
+      await deps.usage.flush();
+      await queue.close();
+      queueConnection.disconnect();
+      subscriber.disconnect();
+      await deps.agent.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

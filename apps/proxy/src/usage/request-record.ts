@@ -1,0 +1,60 @@
+import type { UsageEvent } from "@osm/jobs/usage-event";
+import { DenialCodes } from "@osm/policy/evaluate";
+import type { CachedKey } from "../cache/key-cache.ts";
+import type { ErrorCode, GatewayError } from "../errors.ts";
+
+const denialCodes = new Set<string>([...DenialCodes, "rate_limit_exceeded"]);
+
+/**
+ * What the gateway learns about one authenticated request as it goes; `toEvent` turns it into
+ * the single usage event that request emits, whatever way it ends.
+ */
+export class RequestRecord {
+  model: string | null = null;
+  provider: string | null = null;
+  stream = false;
+  inputTokens = 0;
+  outputTokens = 0;
+  cost = 0n;
+  reserved = 0n;
+  status = 200;
+  code: ErrorCode | null = null;
+  private emitted = false;
+
+  constructor(
+    readonly requestId: string,
+    readonly key: CachedKey,
+    readonly admittedAt: Date,
+    readonly startedAt: bigint,
+  ) {}
+
+  fail(err: GatewayError): void {
+    this.code = err.code;
+    this.status = err.status;
+  }
+
+  /** Returns the event once; later calls return null so a request never emits twice. */
+  toEvent(endedAt: bigint): UsageEvent | null {
+    if (this.emitted) return null;
+    this.emitted = true;
+    const outcome =
+      this.code === null ? "allowed" : denialCodes.has(this.code) ? "denied" : "error";
+    return {
+      requestId: this.requestId,
+      projectId: this.key.projectId,
+      keyId: this.key.id,
+      model: this.model,
+      provider: this.provider,
+      outcome,
+      code: this.code,
+      status: this.status,
+      stream: this.stream,
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      costNanos: this.cost.toString(),
+      reservedNanos: this.reserved.toString(),
+      latencyMs: Number((endedAt - this.startedAt) / 1_000_000n),
+      admittedAt: this.admittedAt.toISOString(),
+    };
+  }
+}

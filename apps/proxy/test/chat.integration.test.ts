@@ -1,0 +1,249 @@
+import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { APIError } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+let stack: GatewayStack;
+let secret: string;
+let keyId: string;
+
+async function ledgerRow(requestId: string) {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await stack.services
+      .sql`select * from usage_ledger where request_id = ${requestId}`;
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ledger row for ${requestId}`);
+}
+
+beforeAll(async () => {
+  stack = await startGatewayStack();
+  const t = await stack.tenant();
+  secret = t.secret;
+  keyId = t.key.id;
+});
+afterAll(() => stack.close());
+
+describe("chat completions through the official SDK", () => {
+  it("answers JSON with cost and request id headers", async () => {
+    const { data, response } = await stack
+      .openai(secret)
+      .chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Hello!" }],
+      })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toContain("héllo");
+    expect(data.usage?.completion_tokens).toBe(16);
+    expect(response.headers.get("x-request-id")).toMatch(/^req_/);
+    // 16 output tokens at $0.6/1M + prompt tokens at $0.15/1M, rounded up to the nano.
+    const prompt = data.usage!.prompt_tokens;
+    const expected = Math.ceil((prompt * 0.15e9 + 16 * 0.6e9) / 1e6) / 1e9;
+    expect(Number(response.headers.get("x-osm-cost-usd"))).toBeCloseTo(expected, 9);
+    const upstream = stack.fake.requests.at(-1)!;
+    expect(upstream.headers.authorization).toBe("Bearer sk-upstream-secret-123");
+    expect((upstream.body as { max_tokens?: number }).max_tokens).toBe(16384);
+  });
+
+  it("streams, strips the usage chunk the client did not ask for, and charges it", async () => {
+    const stream = await stack.openai(secret).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "Stream please" }],
+      stream: true,
+    });
+    let text = "";
+    let usageChunks = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (chunk.usage) usageChunks++;
+    }
+    expect(text.split(" ").filter(Boolean)).toHaveLength(16);
+    expect(usageChunks).toBe(0);
+    const upstream = stack.fake.requests.at(-1)!;
+    expect(
+      (upstream.body as { stream_options?: { include_usage?: boolean } }).stream_options
+        ?.include_usage,
+    ).toBe(true);
+  });
+
+  it("passes usage through when the client asks, with fragmented gzip upstream streams", async () => {
+    stack.fake.script("gpt-4o", {
+      fragment: true,
+      gzip: true,
+      crlf: true,
+      comments: true,
+      outputTokens: 40,
+    });
+    const { data: stream, response } = await stack
+      .openai(secret)
+      .chat.completions.create({
+        model: "gpt-4o",
+        messages: [{ role: "user", content: "naïve 日本 🌍" }],
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      .withResponse();
+    let text = "";
+    let usage: { completion_tokens: number } | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(usage?.completion_tokens).toBe(40);
+    expect(text.split(" ").filter(Boolean)).toHaveLength(40);
+    const row = await ledgerRow(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({
+      outcome: "allowed",
+      output_tokens: 40,
+      stream: true,
+      key_id: keyId,
+      model: "gpt-4o",
+    });
+  });
+
+  it("forwards tools and returns tool calls", async () => {
+    stack.fake.script("gpt-4.1", {
+      toolCall: { name: "get_weather", arguments: { city: "Paris" } },
+    });
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          parameters: { type: "object", properties: { city: { type: "string" } } },
+        },
+      },
+    ];
+    const answer = await stack.openai(secret).chat.completions.create({
+      model: "gpt-4.1",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools,
+      tool_choice: "auto",
+    });
+    const call = answer.choices[0]!.message.tool_calls![0]!;
+    expect(call.type === "function" && call.function.name).toBe("get_weather");
+    expect(JSON.parse(call.type === "function" ? call.function.arguments : "{}")).toEqual({
+      city: "Paris",
+    });
+    expect((stack.fake.requests.at(-1)!.body as { tools?: unknown }).tools).toEqual(tools);
+  });
+
+  it("lists only models the key may use, and serves embeddings", async () => {
+    const t = await stack.tenant({
+      policy: { models: { allow: ["gpt-4o*", "text-embedding-3-small"] } },
+    });
+    const models = await stack.openai(t.secret).models.list();
+    expect(models.data.map((m) => m.id).sort()).toEqual([
+      "gpt-4o",
+      "gpt-4o-mini",
+      "text-embedding-3-small",
+    ]);
+    const emb = await stack
+      .openai(t.secret)
+      .embeddings.create({ model: "text-embedding-3-small", input: ["a", "b"] });
+    expect(emb.data).toHaveLength(2);
+  });
+});
+
+describe("errors", () => {
+  async function failure(promise: Promise<unknown>) {
+    try {
+      await promise;
+    } catch (err) {
+      if (err instanceof APIError) return err;
+      throw err;
+    }
+    throw new Error("expected a failure");
+  }
+
+  it("refuses a malformed key, an unknown key and a missing key with 401 invalid_api_key", async () => {
+    for (const bad of ["osm_nope", `osm_${"A".repeat(35)}AAAAAA`, ""]) {
+      const err = await failure(
+        stack
+          .openai(bad || "x")
+          .chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }),
+      );
+      expect(err.status).toBe(401);
+      expect((err.error as { code?: string }).code).toBe("invalid_api_key");
+    }
+  });
+
+  it("renders the contract body for a policy violation", async () => {
+    const t = await stack.tenant({ policy: { models: { block: ["gpt-4o"] } } });
+    const res = await fetch(`${stack.proxies[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }),
+    });
+    expect(res.status).toBe(403);
+    const body = await res.json();
+    expect(body).toEqual({
+      error: {
+        message: expect.stringMatching(/^Policy Violation: .*gpt-4o/),
+        type: "policy_violation",
+        code: "model_not_allowed",
+        param: "model",
+      },
+      status: 403,
+      message: body.error.message,
+    });
+    const row = await ledgerRow(res.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "denied", code: "model_not_allowed", status: 403 });
+  });
+
+  it("maps provider errors", async () => {
+    const cases = [
+      [{ status: 429, retryAfter: 7 }, 429, "upstream_rate_limited"],
+      [{ status: 500 }, 502, "upstream_error"],
+      [{ status: 401 }, 502, "upstream_auth_failed"],
+      [{ status: 400, errorMessage: "bad temperature" }, 400, "upstream_invalid_request"],
+      [{ reset: "before-headers" }, 502, "upstream_error"],
+    ] as const;
+    for (const [behaviour, status, code] of cases) {
+      stack.fake.scriptNext(behaviour);
+      const err = await failure(
+        stack.openai(secret).chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "x" }],
+        }),
+      );
+      expect([err.status, (err.error as { code?: string }).code]).toEqual([status, code]);
+      if (code === "upstream_rate_limited") expect(err.headers?.get("retry-after")).toBe("7");
+      expect(JSON.stringify(err.error)).not.toContain("sk-upstream");
+    }
+  });
+
+  it("answers unknown routes, wrong methods and bad JSON with JSON errors", async () => {
+    const base = stack.proxies[0]!.url;
+    const notFound = await fetch(`${base}/v1/nope`);
+    expect([notFound.status, (await notFound.json()).error.code]).toEqual([404, "not_found"]);
+    const wrongMethod = await fetch(`${base}/v1/chat/completions`);
+    expect([wrongMethod.status, (await wrongMethod.json()).error.code]).toEqual([
+      405,
+      "method_not_allowed",
+    ]);
+    const badJson = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: "{nope",
+    });
+    expect([badJson.status, (await badJson.json()).error.code]).toEqual([400, "invalid_request"]);
+  });
+
+  it("ends a stream that fails mid-way with one error event and no [DONE]", async () => {
+    stack.fake.scriptNext({ reset: "mid-stream", outputTokens: 50, chunkDelayMs: 2 });
+    const res = await fetch(`${stack.proxies[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "x" }],
+        stream: true,
+      }),
+    });
+    const text = await res.text();
+    const events = text.split("\n\n").filter(Boolean);
+    expect(events.at(-1)).toMatch(/^data: \{"error":\{.*"code":"upstream_error"/);
+    expect(text).not.toContain("[DONE]");
+  });
+});

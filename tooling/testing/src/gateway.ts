@@ -1,0 +1,117 @@
+import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
+import type { ProxyConfig } from "@osm/proxy/config";
+import { type RunningProxy, startProxy } from "@osm/proxy/server";
+import { startWorker } from "@osm/worker/worker";
+import OpenAI from "openai";
+import { type ApiClient, apiClient, startTestApi, testMasterKey, testSecret } from "./api.ts";
+import { createTestServices, type TestServices } from "./context.ts";
+
+export function testProxyConfig(
+  services: TestServices,
+  overrides: Partial<ProxyConfig> = {},
+): ProxyConfig {
+  return {
+    databaseUrl: services.databaseUrl,
+    redisUrl: services.redisUrl,
+    redisPrefix: services.redisPrefix,
+    secret: testSecret,
+    dataDir: "/tmp/osm-test-data",
+    allowPrivateUpstreams: true,
+    maxBodyBytes: 16 * 1024 * 1024,
+    upstreamConnectMs: 2_000,
+    upstreamFirstByteMs: 5_000,
+    upstreamIdleMs: 5_000,
+    redisTimeoutMs: 250,
+    minOutputTokens: 256,
+    headersTimeoutMs: 2_000,
+    requestTimeoutMs: 10_000,
+    port: 0,
+    logLevel: "silent",
+    ...overrides,
+  };
+}
+
+export type GatewayStack = Awaited<ReturnType<typeof startGatewayStack>>;
+
+/** Real API, proxy and fake provider on one test database and Redis prefix. */
+export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {}) {
+  const services = await createTestServices();
+  const api = await startTestApi(services);
+  const fake: FakeProvider = await startFakeProvider();
+  const proxies: RunningProxy[] = [await startProxy(testProxyConfig(services, proxyOverrides))];
+  const master: ApiClient = apiClient(api.url, { bearer: testMasterKey });
+  const worker = await startWorker({
+    databaseUrl: services.databaseUrl,
+    redisUrl: services.redisUrl,
+    redisPrefix: services.redisPrefix,
+    metricsPort: 0,
+    concurrency: 2,
+    stalledIntervalMs: 1_000,
+    lockDurationMs: 2_000,
+    logLevel: "silent",
+  });
+
+  /** A fresh project with an OpenAI-kind and an Anthropic-kind provider on the fake, and a key. */
+  async function tenant(
+    key: Parameters<ApiClient["keys"]["create"]["mutate"]>[0] extends infer I
+      ? Partial<Omit<I & object, "projectId">>
+      : never = {},
+  ) {
+    const project = await master.projects.create.mutate({ name: "tenant" });
+    await master.providers.create.mutate({
+      projectId: project.id,
+      id: "fake-openai",
+      kind: "openai",
+      baseUrl: fake.openaiBaseUrl,
+      apiKey: "sk-upstream-secret-123",
+    });
+    await master.providers.create.mutate({
+      projectId: project.id,
+      id: "fake-anthropic",
+      kind: "anthropic",
+      baseUrl: fake.anthropicBaseUrl,
+      apiKey: "sk-ant-upstream-secret-456",
+    });
+    await master.models.importDefaults.mutate({ projectId: project.id });
+    const created = await master.keys.create.mutate({
+      projectId: project.id,
+      label: "test",
+      ...key,
+    });
+    return { projectId: project.id, key: created.key, secret: created.secret };
+  }
+
+  function openai(secret: string, proxy = proxies[0]!) {
+    return new OpenAI({
+      baseURL: `${proxy.url}/v1`,
+      apiKey: secret,
+      maxRetries: 0,
+      timeout: 20_000,
+    });
+  }
+
+  return {
+    services,
+    api,
+    fake,
+    proxies,
+    worker,
+    master,
+    tenant,
+    openai,
+    async addProxy(overrides: Partial<ProxyConfig> = {}) {
+      const proxy = await startProxy(
+        testProxyConfig(services, { ...proxyOverrides, ...overrides }),
+      );
+      proxies.push(proxy);
+      return proxy;
+    },
+    async close() {
+      for (const p of proxies) await p.close();
+      await worker.close();
+      await fake.close();
+      await api.close();
+      await services.close();
+    },
+  };
+}
