@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+const nanosText = z.string().regex(/^\d{1,19}$/, "must be a non-negative integer of nano-USD");
+
+/**
+ * One event per authenticated request (allowed, denied or failed), unique by requestId: the
+ * ledger inserts it once however often it is delivered. Money travels as integer nano-USD in
+ * decimal text (JSON has no bigint). Never carries prompt or completion content.
+ */
+export const usageEventSchema = z.object({
+  requestId: z.string().min(1).max(64),
+  projectId: z.string().min(1).max(64),
+  keyId: z.string().min(1).max(64),
+  model: z.string().max(256).nullable(),
+  provider: z.string().max(128).nullable(),
+  outcome: z.enum(["allowed", "denied", "error"]),
+  code: z.string().max(64).nullable(),
+  status: z.number().int().min(100).max(599),
+  stream: z.boolean(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  costNanos: nanosText,
+  reservedNanos: nanosText,
+  latencyMs: z.number().int().nonnegative(),
+  /** ISO instant the request was admitted: it settles into that instant's budget window. */
+  admittedAt: z.iso.datetime(),
+});
+export type UsageEvent = z.infer<typeof usageEventSchema>;
+
+export const usageBatchSchema = z.object({ events: z.array(usageEventSchema).min(1).max(1000) });
+export type UsageBatch = z.infer<typeof usageBatchSchema>;
