@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { parseWorkerEnv } from "./env.ts";
+
+const base = {
+  DATABASE_URL: "postgres://osm@127.0.0.1:5432/osm",
+  REDIS_URL: "redis://127.0.0.1:6379",
+};
+
+describe("parseWorkerEnv", () => {
+  it("applies the documented defaults", () => {
+    expect(parseWorkerEnv(base)).toEqual({
+      ok: true,
+      config: {
+        databaseUrl: base.DATABASE_URL,
+        redisUrl: base.REDIS_URL,
+        redisPrefix: "osm:",
+        metricsPort: 9464,
+        concurrency: 4,
+        stalledIntervalMs: 30_000,
+        lockDurationMs: 30_000,
+        logLevel: "info",
+      },
+    });
+  });
+
+  it.each([
+    ["DATABASE_URL", { DATABASE_URL: undefined }],
+    ["REDIS_URL", { REDIS_URL: "not a url" }],
+    ["WORKER_METRICS_PORT", { WORKER_METRICS_PORT: "70000" }],
+    ["WORKER_CONCURRENCY", { WORKER_CONCURRENCY: "0" }],
+    ["WORKER_CONCURRENCY", { WORKER_CONCURRENCY: "four" }],
+    ["WORKER_STALLED_INTERVAL_MS", { WORKER_STALLED_INTERVAL_MS: "5" }],
+    ["WORKER_LOCK_DURATION_MS", { WORKER_LOCK_DURATION_MS: "1.5" }],
+    ["LOG_LEVEL", { LOG_LEVEL: "loud" }],
+  ])("names %s in one line when it is invalid", (name, change) => {
+    const result = parseWorkerEnv({ ...base, ...change });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.line).toMatch(new RegExp(`^osm worker: invalid ${name}: \\S`));
+    expect(result.line).not.toContain("\n");
+  });
+});
