@@ -16,7 +16,10 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["{apps,packages,tooling}/*/src/**/*.integration.test.ts", "{apps,packages,tooling}/*/test/**/*.integration.test.ts"],
+          include: [
+            "{apps,packages,tooling}/*/src/**/*.integration.test.ts",
+            "{apps,packages,tooling}/*/test/**/*.integration.test.ts",
+          ],
           globalSetup: ["tooling/testing/src/global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -18,7 +18,14 @@ export const usageJobOptions: JobsOptions = {
 };
 
 /** Validates before adding: a malformed event is a bug in the producer, caught at its source. */
-export async function enqueueUsageBatch(queue: Queue, batch: UsageBatch, jobId?: string): Promise<void> {
+export async function enqueueUsageBatch(
+  queue: Queue,
+  batch: UsageBatch,
+  jobId?: string,
+): Promise<void> {
   const payload = usageBatchSchema.parse(batch);
-  await queue.add(jobNames.usageBatch, payload, { ...usageJobOptions, ...(jobId ? { jobId } : {}) });
+  await queue.add(jobNames.usageBatch, payload, {
+    ...usageJobOptions,
+    ...(jobId ? { jobId } : {}),
+  });
 }

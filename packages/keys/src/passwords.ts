@@ -5,7 +5,11 @@ import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 const params = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const keyLength = 32;
 
-function derive(password: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  p: { N: number; r: number; p: number },
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(password, salt, keyLength, { ...p, maxmem: params.maxmem }, (err, key) =>
       err ? reject(err) : resolve(key),

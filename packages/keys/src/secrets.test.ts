@@ -103,7 +103,9 @@ describe("parseSecret", () => {
     // Checksums cross-checked with Python's zlib.crc32; this pins the format for offline scanners.
     expect(parseSecret(`osm_${"0".repeat(35)}0VqsST`)).toEqual({ kind: "apiKey" });
     expect(parseSecret(`osmt_${"0".repeat(35)}3mnvYg`)).toEqual({ kind: "token" });
-    expect(parseSecret("osm_0123456789ABCDEFGHIJKLMNOPQRSTUVWXY0LmnOS")).toEqual({ kind: "apiKey" });
+    expect(parseSecret("osm_0123456789ABCDEFGHIJKLMNOPQRSTUVWXY0LmnOS")).toEqual({
+      kind: "apiKey",
+    });
   });
 
   it.each([
@@ -151,7 +153,9 @@ describe("hashSecret", () => {
 
 describe("displaySecret", () => {
   it("shows the prefix, the first 4 body chars and the last 4 chars", () => {
-    expect(displaySecret("osm_0123456789ABCDEFGHIJKLMNOPQRSTUVWXY0LmnOS")).toBe("osm_0123\u2026mnOS");
+    expect(displaySecret("osm_0123456789ABCDEFGHIJKLMNOPQRSTUVWXY0LmnOS")).toBe(
+      "osm_0123\u2026mnOS",
+    );
     expect(displaySecret(`osmt_${"0".repeat(35)}3mnvYg`)).toBe("osmt_0000\u2026nvYg");
   });
 
