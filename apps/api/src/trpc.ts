@@ -1,4 +1,5 @@
 import { findMembershipRole } from "@osm/db/queries/members";
+import { findProject } from "@osm/db/queries/projects";
 import type { Role } from "@osm/db/schema";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
@@ -13,8 +14,14 @@ const t = initTRPC.context<Context>().create({
       ...shape,
       data: {
         ...shape.data,
-        // Which fields were wrong, so clients and forms can point at them.
-        fields: zod?.issues.map((i) => ({ path: i.path.join("."), message: i.message })) ?? null,
+        // Which fields were wrong, so clients and forms can point at them. An unknown field is
+        // reported at its own path (zod puts it at the enclosing object's).
+        fields:
+          zod?.issues.flatMap((i) =>
+            i.code === "unrecognized_keys"
+              ? i.keys.map((k) => ({ path: [...i.path, k].join("."), message: i.message }))
+              : [{ path: i.path.join("."), message: i.message }],
+          ) ?? null,
       },
     };
   },
@@ -52,8 +59,10 @@ export type AuthedContext = Context & { actor: NonNullable<Context["actor"]> };
  */
 export async function projectRole(ctx: AuthedContext, projectId: string): Promise<Role> {
   const actor = ctx.actor;
-  if (actor.type === "master") return "owner";
-  if (actor.type === "token") {
+  if (actor.type === "master") {
+    // The master key is the owner of every project that exists, and of no other.
+    if (await findProject(ctx.db, projectId)) return "owner";
+  } else if (actor.type === "token") {
     if (actor.projectId === projectId) return actor.role;
   } else {
     const role = await findMembershipRole(ctx.db, projectId, actor.userId);
