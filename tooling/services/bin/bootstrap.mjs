@@ -75,9 +75,13 @@ switch (command) {
   case "start":
     run("tsx", ["tooling/services/src/start.ts", ...args]);
     break;
-  case "test":
-    run("vitest", ["run", ...args]);
+  case "test": {
+    // CI asks for a JSON report this way: pnpm claims `--reporter` for itself.
+    const report = process.env.OSM_TEST_JSON;
+    const reporters = report ? ["--reporter=default", "--reporter=json", `--outputFile.json=${report}`] : [];
+    run("vitest", ["run", ...reporters, ...args]);
     break;
+  }
   case "bench":
     run("tsx", ["tooling/bench/src/main.ts", ...args]);
     break;
