@@ -78,7 +78,9 @@ switch (command) {
   case "test": {
     // CI asks for a JSON report this way: pnpm claims `--reporter` for itself.
     const report = process.env.OSM_TEST_JSON;
-    const reporters = report ? ["--reporter=default", "--reporter=json", `--outputFile.json=${report}`] : [];
+    const reporters = report
+      ? ["--reporter=default", "--reporter=json", `--outputFile.json=${report}`]
+      : [];
     run("vitest", ["run", ...reporters, ...args]);
     break;
   }
