@@ -115,6 +115,8 @@ type Row<I> = {
   input: (actor: Actor, allowed: boolean) => I | Promise<I>;
   /** Run people on a session of their own: the call ends or replaces the session. */
   freshSession?: boolean;
+  /** Run callers one after another: concurrent attempts would meet the sign-in throttle. */
+  sequential?: boolean;
   /** Checks on a successful result. */
   check?: (value: unknown, actor: Actor) => void;
 };
@@ -173,6 +175,7 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
   "auth.login": {
     access: { kind: "public" },
     freshSession: true,
+    sequential: true,
     input: () => ({ email: fx.loginEmail, password }),
   },
   "auth.logout": { access: { kind: "authed" }, freshSession: true, input: () => undefined },
@@ -545,19 +548,20 @@ describe.each(Object.keys(table) as Path[])("%s", (path) => {
     const type = procedures[path]?._def.type;
     expect(type === "query" || type === "mutation").toBe(true);
     // Callers run concurrently (scrypt dominates the auth rows); each gets its own input.
-    const results = await Promise.all(
-      actors.map(async (actor) => {
-        const want = expectedOutcome(row.access, actor);
-        const input = await row.input(actor, want === "ok");
-        const client =
-          row.freshSession && actor.kind === "person"
-            ? cookieClient(api.url, await directSession(services, actor.userId))
-            : clientOf(actor);
-        const proc = procedureOf(client, path);
-        const result = await outcome(type === "query" ? proc.query(input) : proc.mutate(input));
-        return { actor, want, result };
-      }),
-    );
+    const run = async (actor: Actor) => {
+      const want = expectedOutcome(row.access, actor);
+      const input = await row.input(actor, want === "ok");
+      const client =
+        row.freshSession && actor.kind === "person"
+          ? cookieClient(api.url, await directSession(services, actor.userId))
+          : clientOf(actor);
+      const proc = procedureOf(client, path);
+      const result = await outcome(type === "query" ? proc.query(input) : proc.mutate(input));
+      return { actor, want, result };
+    };
+    const results: Awaited<ReturnType<typeof run>>[] = [];
+    if (row.sequential) for (const actor of actors) results.push(await run(actor));
+    else results.push(...(await Promise.all(actors.map(run))));
     if (row.freshSession) await restoreSessions();
     const expected: Record<string, string> = {};
     const got: Record<string, string> = {};
@@ -618,6 +622,42 @@ describe("beyond the table", () => {
     const copy = await admin.projects.create.mutate({ name: "copy", copyCatalogFrom: P() });
     const models = await admin.models.list.query({ projectId: copy.id });
     expect(models.items.map((m) => m.id)).toContain("m1");
+  });
+
+  it("a project keeps at least one owner", async () => {
+    const ownerActor = actors.find((a) => a.name === "owner")!;
+    if (ownerActor.kind !== "person") throw new Error("the owner is a person");
+    const owner = clientOf(ownerActor);
+    const project = await owner.projects.create.mutate({ name: unique("sole") });
+    for (const call of [
+      () =>
+        owner.members.setRole.mutate({
+          projectId: project.id,
+          userId: ownerActor.userId,
+          role: "admin",
+        }),
+      () => owner.members.remove.mutate({ projectId: project.id, userId: ownerActor.userId }),
+    ]) {
+      expect(await callError(call())).toMatchObject({ code: "PRECONDITION_FAILED" });
+    }
+    // With a second owner, the first may step down.
+    const other = await createBareUser(services, email());
+    await addMember(services, project.id, other.id, "viewer");
+    await owner.members.setRole.mutate({ projectId: project.id, userId: other.id, role: "owner" });
+    await owner.members.setRole.mutate({
+      projectId: project.id,
+      userId: ownerActor.userId,
+      role: "viewer",
+    });
+    const members = await master.members.list.query({ projectId: project.id });
+    expect(Object.fromEntries(members.items.map((m) => [m.userId, m.role]))).toEqual({
+      [ownerActor.userId]: "viewer",
+      [other.id]: "owner",
+    });
+    // And now, as a viewer, it is refused.
+    expect(
+      (await callError(owner.projects.update.mutate({ id: project.id, name: "mine again" }))).code,
+    ).toBe("FORBIDDEN");
   });
 
   it("a malformed bearer is refused as invalid credentials, not treated as anonymous", async () => {

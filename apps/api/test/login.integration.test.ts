@@ -8,7 +8,10 @@ import {
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionCookie } from "../src/actor.ts";
-import { maxFailuresPerAccountAndAddress } from "../src/auth/login-throttle.ts";
+import {
+  maxFailuresPerAccountAndAddress,
+  maxFailuresPerAddress,
+} from "../src/auth/login-throttle.ts";
 import { setupToken } from "../src/auth/setup-token.ts";
 import {
   callError,
@@ -172,6 +175,37 @@ describe("signing in", () => {
   });
 });
 
+describe("signing in, concurrently", () => {
+  it("a burst of parallel guesses gets no more password checks than the limit allows", async () => {
+    const attacker = "127.0.0.5";
+    const burst = await Promise.all(
+      Array.from({ length: 2 * maxFailuresPerAccountAndAddress }, (_, i) =>
+        loginFrom(attacker, ownerEmail, `parallel guess ${i}`),
+      ),
+    );
+    const statuses = burst.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(maxFailuresPerAccountAndAddress);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(maxFailuresPerAccountAndAddress);
+    expect((await loginFrom(attacker, ownerEmail, password)).status).toBe(429);
+  });
+
+  it("one address that fails across many accounts is throttled for every account", async () => {
+    const sprayer = "127.0.0.6";
+    const burst = await Promise.all(
+      Array.from({ length: maxFailuresPerAddress }, (_, i) =>
+        loginFrom(sprayer, `nobody${i % 5}@example.com`, "spray"),
+      ),
+    );
+    expect(burst.map((r) => r.status)).toEqual(burst.map(() => 401));
+    const next = await loginFrom(sprayer, "someone-else@example.com", "spray");
+    expect(next.status).toBe(429);
+    expect(Number(next.headers["retry-after"])).toBeGreaterThan(0);
+    // Including the owner, with the right password, from that address only.
+    expect((await loginFrom(sprayer, ownerEmail, password)).status).toBe(429);
+    expect((await loginFrom("127.0.0.7", ownerEmail, password)).status).toBe(200);
+  });
+});
+
 describe("sessions", () => {
   it("sets an HttpOnly, SameSite=Strict session cookie for the whole site", async () => {
     const res = await loginFrom("127.0.0.1", ownerEmail, password);
@@ -304,5 +338,90 @@ describe("auth.me", () => {
       needsSetup: false,
     });
     expect(await master.auth.me.query()).toEqual({ actor: { type: "master" }, needsSetup: false });
+  });
+});
+
+describe("invitations", () => {
+  const tokenOf = (inviteUrl: string) => new URL(inviteUrl).hash.slice("#token=".length);
+
+  it("an invitation link works once", async () => {
+    const projectId = (await master.projects.create.mutate({ name: "Once" })).id;
+    const { inviteUrl, expiresAt } = await master.members.invite.mutate({
+      projectId,
+      email: "Once@Example.com",
+      role: "member",
+    });
+    expect(inviteUrl.startsWith(`${api.url}/invite#token=`)).toBe(true);
+    expect(expiresAt.getTime()).toBeGreaterThan(Date.now() + 6 * 24 * 3600_000);
+    const cookies = new Map<string, string>();
+    const joined = await apiClient(api.url, { cookies }).auth.acceptInvite.mutate({
+      token: tokenOf(inviteUrl),
+      password,
+    });
+    expect(joined).toMatchObject({ email: "once@example.com", projectId });
+    expect(cookies.get(sessionCookie)).toBeTruthy();
+    const again = await callError(
+      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
+    );
+    expect(again).toMatchObject({ code: "NOT_FOUND" });
+    expect(
+      await callError(apiClient(api.url).auth.acceptInvite.mutate({ token: "made-up", password })),
+    ).toMatchObject({ code: "NOT_FOUND", message: again.message });
+  });
+
+  it("a newcomer's password must be long enough, and the invitation stays open until then", async () => {
+    const projectId = (await master.projects.create.mutate({ name: "Newcomer" })).id;
+    const { inviteUrl } = await master.members.invite.mutate({
+      projectId,
+      email: "newcomer@example.com",
+      role: "viewer",
+    });
+    const err = await callError(
+      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password: "short" }),
+    );
+    expect(err).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400 });
+    expect(err.fields?.map((f) => f.path)).toEqual(["password"]);
+    expect((await master.members.list.query({ projectId })).items).toEqual([]);
+    const joined = await apiClient(api.url).auth.acceptInvite.mutate({
+      token: tokenOf(inviteUrl),
+      password,
+    });
+    expect(joined).toMatchObject({ email: "newcomer@example.com", projectId });
+  });
+
+  it("an existing person must give their own password to accept", async () => {
+    const projectId = (await master.projects.create.mutate({ name: "Existing" })).id;
+    const { inviteUrl } = await master.members.invite.mutate({
+      projectId,
+      email: ownerEmail,
+      role: "viewer",
+    });
+    const err = await callError(
+      apiClient(api.url).auth.acceptInvite.mutate({
+        token: tokenOf(inviteUrl),
+        password: "not mine at all",
+      }),
+    );
+    expect(err).toMatchObject({ code: "UNAUTHORIZED", message: "Invalid email or password." });
+    const members = await master.members.list.query({ projectId });
+    expect(members.items).toEqual([]);
+  });
+
+  it("accepting a lower role never leaves a project without an owner", async () => {
+    const cookies = new Map<string, string>();
+    const owner = apiClient(api.url, { cookies });
+    await owner.auth.login.mutate({ email: ownerEmail, password });
+    const projectId = (await owner.projects.create.mutate({ name: "Sole owner" })).id;
+    const { inviteUrl } = await owner.members.invite.mutate({
+      projectId,
+      email: ownerEmail,
+      role: "viewer",
+    });
+    const err = await callError(
+      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
+    );
+    expect(err).toMatchObject({ code: "PRECONDITION_FAILED" });
+    const members = await owner.members.list.query({ projectId });
+    expect(members.items.map((m) => [m.email, m.role])).toEqual([[ownerEmail, "owner"]]);
   });
 });

@@ -19,34 +19,46 @@ export function createLoginThrottle(redis: Redis, prefix: string) {
     };
   };
   return {
-    async check(email: string, address: string): Promise<ThrottleState> {
+    /**
+     * Counts this sign-in attempt and says whether it may go on. The attempt is counted before
+     * the password is checked, atomically, so a burst of parallel guesses cannot all pass a
+     * check made before any of them failed; a successful sign-in gives its attempt back.
+     */
+    async attempt(email: string, address: string): Promise<ThrottleState> {
       const k = keys(email, address);
       const results =
-        (await redis.multi().get(k.pair).get(k.address).ttl(k.pair).ttl(k.address).exec()) ?? [];
-      const [pair, addr, pairTtl, addrTtl] = results.map(([, value]) => value) as [
-        string | null,
-        string | null,
+        (await redis
+          .multi()
+          .incr(k.pair)
+          .expire(k.pair, windowSeconds, "NX")
+          .incr(k.address)
+          .expire(k.address, windowSeconds, "NX")
+          .ttl(k.pair)
+          .ttl(k.address)
+          .exec()) ?? [];
+      const [pair, , addr, , pairTtl, addrTtl] = results.map(([, value]) => value) as [
+        number,
+        unknown,
+        number,
+        unknown,
         number,
         number,
       ];
-      const overPair = Number(pair ?? 0) >= maxFailuresPerAccountAndAddress;
-      const overAddress = Number(addr ?? 0) >= maxFailuresPerAddress;
+      const overPair = Number(pair) > maxFailuresPerAccountAndAddress;
+      const overAddress = Number(addr) > maxFailuresPerAddress;
       if (!overPair && !overAddress) return { limited: false };
       const ttl = Math.max(overPair ? Number(pairTtl) : 0, overAddress ? Number(addrTtl) : 0);
       return { limited: true, retryAfterSeconds: Math.max(1, ttl) };
     },
-    async recordFailure(email: string, address: string): Promise<void> {
+    /** A successful sign-in: the account's failures from this address are forgiven. */
+    async succeeded(email: string, address: string): Promise<void> {
       const k = keys(email, address);
-      await redis
-        .multi()
-        .incr(k.pair)
-        .expire(k.pair, windowSeconds, "NX")
-        .incr(k.address)
-        .expire(k.address, windowSeconds, "NX")
-        .exec();
-    },
-    async clear(email: string, address: string): Promise<void> {
-      await redis.del(keys(email, address).pair);
+      await redis.eval(
+        "redis.call('del', KEYS[1]) if redis.call('exists', KEYS[2]) == 1 then redis.call('decr', KEYS[2]) end",
+        2,
+        k.pair,
+        k.address,
+      );
     },
   };
 }

@@ -12,6 +12,8 @@ import {
   setUserPassword,
 } from "@osm/db/queries/auth";
 import {
+  countOwners,
+  findMembershipRole,
   findOpenInvitation,
   listMemberships,
   markInvitationAccepted,
@@ -109,7 +111,7 @@ export const authRouter = router({
   login: publicProcedure
     .input(z.strictObject({ email: emailSchema, password: z.string().max(256) }))
     .mutation(async ({ ctx, input }) => {
-      const throttled = await ctx.throttle.check(input.email, ctx.ip);
+      const throttled = await ctx.throttle.attempt(input.email, ctx.ip);
       if (throttled.limited) {
         ctx.res.setHeader("Retry-After", String(throttled.retryAfterSeconds));
         throw new TRPCError({
@@ -121,11 +123,9 @@ export const authRouter = router({
       let ok = false;
       if (user) ok = await verifyPassword(input.password, user.passwordHash);
       else await burnPasswordCheck(input.password);
-      if (!user || !ok) {
-        await ctx.throttle.recordFailure(input.email, ctx.ip);
-        throw new TRPCError({ code: "UNAUTHORIZED", message: invalidLogin });
-      }
-      await ctx.throttle.clear(input.email, ctx.ip);
+      // The attempt was counted above: a failure needs no further bookkeeping.
+      if (!user || !ok) throw new TRPCError({ code: "UNAUTHORIZED", message: invalidLogin });
+      await ctx.throttle.succeeded(input.email, ctx.ip);
       await startSession(ctx, user.id);
       return { id: user.id, email: user.email };
     }),
@@ -173,9 +173,33 @@ export const authRouter = router({
       if (existing && !(await verifyPassword(input.password, existing.passwordHash))) {
         throw new TRPCError({ code: "UNAUTHORIZED", message: invalidLogin });
       }
-      if (!existing) passwordSchema.parse(input.password);
+      if (!existing) {
+        // A newcomer chooses a password here: refused as bad input (naming the field), not a crash.
+        const check = z
+          .object({ password: passwordSchema })
+          .safeParse({ password: input.password });
+        if (!check.success) {
+          throw new TRPCError({
+            code: "BAD_REQUEST",
+            message: `password ${check.error.issues[0]!.message}.`,
+            cause: check.error,
+          });
+        }
+      }
       const passwordHash = existing ? null : await hashPassword(input.password);
       const { user, membership } = await ctx.db.transaction(async (tx) => {
+        // Accepting a lower role must not take away a project's last owner (members.setRole's rule).
+        if (
+          existing &&
+          invite.role !== "owner" &&
+          (await findMembershipRole(tx, invite.projectId, existing.id)) === "owner" &&
+          (await countOwners(tx, invite.projectId)) <= 1
+        ) {
+          throw new TRPCError({
+            code: "PRECONDITION_FAILED",
+            message: "A project keeps at least one owner.",
+          });
+        }
         const user = existing ?? (await insertUser(tx, invite.email, passwordHash!));
         const membership = await upsertMembership(tx, invite.projectId, user.id, invite.role);
         await markInvitationAccepted(tx, invite.id, now);
