@@ -8,6 +8,7 @@ import {
   listMembers,
   setMembershipRole,
 } from "@osm/db/queries/members";
+import { nextChangeVersion } from "@osm/db/queries/versions";
 import { roles } from "@osm/db/schema";
 import { hashSecret } from "@osm/keys/secrets";
 import { TRPCError } from "@trpc/server";
@@ -109,7 +110,7 @@ export const membersRouter = router({
     .input(z.strictObject({ projectId: projectIdSchema, userId: idSchema }))
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.projectId, "owner");
-      const row = await ctx.db.transaction(async (tx) => {
+      const version = await ctx.db.transaction(async (tx) => {
         await assertNotLastOwner(input.projectId, input.userId, tx);
         const row = await deleteMembership(tx, input.projectId, input.userId);
         if (!row) throw new TRPCError({ code: "NOT_FOUND", message: "Member not found." });
@@ -120,12 +121,12 @@ export const membersRouter = router({
           targetType: "user",
           targetId: input.userId,
         });
-        return row;
+        return nextChangeVersion(tx);
       });
       await ctx.publish({
         kind: "membership",
         id: `${input.projectId}:${input.userId}`,
-        version: row.version,
+        version,
       });
       return { ok: true };
     }),

@@ -9,6 +9,7 @@ import {
   listProviders,
   updateModel,
 } from "@osm/db/queries/catalog";
+import { nextChangeVersion } from "@osm/db/queries/versions";
 import type { ModelRow } from "@osm/db/schema";
 import { formatUsd, parseUsd } from "@osm/policy/money";
 import {
@@ -172,7 +173,7 @@ export const modelsRouter = router({
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.projectId, "admin");
       const model = await loadModel(ctx, input.projectId, input.id);
-      await ctx.db.transaction(async (tx) => {
+      const version = await ctx.db.transaction(async (tx) => {
         await deleteModel(tx, model.id);
         await recordAudit(tx, {
           projectId: input.projectId,
@@ -181,8 +182,9 @@ export const modelsRouter = router({
           targetType: "model",
           targetId: input.id,
         });
+        return nextChangeVersion(tx);
       });
-      await ctx.publish({ kind: "model", id: model.id, version: model.version + 1 });
+      await ctx.publish({ kind: "model", id: model.id, version });
       return { ok: true };
     }),
 

@@ -9,6 +9,7 @@ import {
   type ProjectScope,
   updateProject,
 } from "@osm/db/queries/projects";
+import { nextChangeVersion } from "@osm/db/queries/versions";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditActor } from "../audit-actor.ts";
@@ -98,7 +99,7 @@ export const projectsRouter = router({
     .input(z.strictObject({ id: idSchema }))
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.id, "owner");
-      const project = await ctx.db.transaction(async (tx) => {
+      const version = await ctx.db.transaction(async (tx) => {
         await recordAudit(tx, {
           projectId: input.id,
           actor: auditActor(ctx.actor),
@@ -106,9 +107,11 @@ export const projectsRouter = router({
           targetType: "project",
           targetId: input.id,
         });
-        return deleteProject(tx, input.id);
+        const deleted = await deleteProject(tx, input.id);
+        return deleted ? nextChangeVersion(tx) : null;
       });
-      if (project) await ctx.publish({ kind: "project", id: input.id, version: project.version });
+      // Proxies drop the project's catalog and every cached key of it.
+      if (version !== null) await ctx.publish({ kind: "project", id: input.id, version });
       return { ok: true };
     }),
 });

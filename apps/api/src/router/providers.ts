@@ -7,6 +7,7 @@ import {
   listProviders,
   updateProvider,
 } from "@osm/db/queries/catalog";
+import { nextChangeVersion } from "@osm/db/queries/versions";
 import { type ProviderRow, providerKinds } from "@osm/db/schema";
 import { slugSchema } from "@osm/policy/schemas";
 import { TRPCError } from "@trpc/server";
@@ -137,7 +138,7 @@ export const providersRouter = router({
     .input(z.strictObject({ projectId: projectIdSchema, id: slugSchema }))
     .mutation(async ({ ctx, input }) => {
       const provider = await loadProvider(ctx, input.projectId, input.id, "admin");
-      await ctx.db.transaction(async (tx) => {
+      const version = await ctx.db.transaction(async (tx) => {
         if ((await countModelsOfProvider(tx, provider.id)) > 0) {
           throw new TRPCError({
             code: "CONFLICT",
@@ -152,8 +153,9 @@ export const providersRouter = router({
           targetType: "provider",
           targetId: input.id,
         });
+        return nextChangeVersion(tx);
       });
-      await ctx.publish({ kind: "provider", id: provider.id, version: provider.version + 1 });
+      await ctx.publish({ kind: "provider", id: provider.id, version });
       return { ok: true };
     }),
 });

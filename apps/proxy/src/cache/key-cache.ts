@@ -100,6 +100,10 @@ export class KeyCache {
   }
 
   apply(invalidation: Invalidation): void {
+    if (invalidation.kind === "project") {
+      this.dropProject(invalidation.id);
+      return;
+    }
     if (invalidation.kind !== "key") return;
     if (invalidation.event === "created") this.dropNegative();
     const hashes = this.hashesById.get(invalidation.id);
@@ -112,6 +116,17 @@ export class KeyCache {
   clear(): void {
     this.byHash.clear();
     this.hashesById.clear();
+  }
+
+  private dropProject(projectId: string): void {
+    const hashes: string[] = [];
+    for (const [hash, entry] of this.byHash.entries())
+      if (entry.key?.projectId === projectId) hashes.push(hash);
+    for (const hash of hashes) {
+      const id = this.byHash.get(hash)?.key?.id;
+      this.byHash.delete(hash);
+      if (id) this.hashesById.delete(id);
+    }
   }
 
   private dropNegative(): void {
