@@ -166,6 +166,22 @@ export async function startProxy(
           { stream: String(record.stream) },
           Number(process.hrtime.bigint() - started) / 1e9,
         );
+        // One line per request: ids and outcome only, never a secret or any content.
+        if (event) {
+          log.info(
+            {
+              requestId,
+              keyId: event.keyId,
+              projectId: event.projectId,
+              model: event.model,
+              status: event.status,
+              code: event.code,
+              stream: event.stream,
+              ms: event.latencyMs,
+            },
+            "request",
+          );
+        }
       }
     }
   };

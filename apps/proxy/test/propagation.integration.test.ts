@@ -86,7 +86,10 @@ describe("changes reach every proxy with warm caches", () => {
     await stack.master.projects.delete.mutate({ id: t.projectId });
     const [row] = await stack.services.sql`select last_value from change_version`;
     await propagated(Number(row!.last_value));
-    expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual(["invalid_api_key", "invalid_api_key"]);
+    expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual([
+      "invalid_api_key",
+      "invalid_api_key",
+    ]);
   });
 
   it("keeps the old secret during a rotation grace on both proxies", async () => {
