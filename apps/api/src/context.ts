@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BudgetCounters } from "@osm/budget/counters";
 import type { Db } from "@osm/db/client";
 import type { Invalidation } from "@osm/jobs/invalidation";
 import type { CryptoBox } from "@osm/keys/crypto-box";
@@ -16,6 +17,8 @@ export type ApiServices = {
   box: CryptoBox;
   log: Logger;
   throttle: LoginThrottle;
+  /** Live spend counters (read only here; the proxies write them). */
+  counters: BudgetCounters;
   /** Publishes after the caller's transaction committed. */
   publish(invalidation: Invalidation): Promise<void>;
   /** Injected clock: tests move time without sleeping. */

@@ -1,3 +1,5 @@
+import type { BudgetCounters } from "@osm/budget/counters";
+import { budgetWindow } from "@osm/budget/keys";
 import type { Db } from "@osm/db/client";
 import { keyStatus, type SpendWindow, settledSpend } from "@osm/db/queries/keys";
 import type { ApiKeyRow } from "@osm/db/schema";
@@ -33,10 +35,40 @@ export function spendWindow(key: ApiKeyRow, now: Date): SpendWindow {
   return { start, end, resetAt };
 }
 
-export async function keyViews(db: Db, rows: ApiKeyRow[], now: Date): Promise<KeyView[]> {
-  const spend = await settledSpend(db, new Map(rows.map((k) => [k.id, spendWindow(k, now)])));
+/**
+ * Live spend and reservations from the proxies' Redis counters (keys with a limit); PostgreSQL's
+ * settled totals where Redis holds no counter or cannot be reached.
+ */
+async function liveSpend(counters: BudgetCounters, rows: ApiKeyRow[], now: Date) {
+  const live = new Map<string, { spent: bigint; reserved: bigint }>();
+  await Promise.all(
+    rows
+      .filter((k) => k.spendLimit !== null)
+      .map(async (k) => {
+        const window = budgetWindow(k.budgetPeriod, k.spendResetAt, now);
+        const value = await counters.read(k.id, window.id).catch(() => null);
+        if (value) live.set(k.id, value);
+      }),
+  );
+  return live;
+}
+
+export async function keyViews(
+  db: Db,
+  counters: BudgetCounters,
+  rows: ApiKeyRow[],
+  now: Date,
+): Promise<KeyView[]> {
+  const [spend, live] = await Promise.all([
+    settledSpend(db, new Map(rows.map((k) => [k.id, spendWindow(k, now)]))),
+    liveSpend(counters, rows, now),
+  ]);
   return rows.map((key) => {
-    const s = spend.get(key.id) ?? { window: 0n, lifetime: 0n };
+    const settled = spend.get(key.id) ?? { window: 0n, lifetime: 0n };
+    const counter = live.get(key.id);
+    // Redis counts settlements the worker may not have written yet; never show less than either.
+    const windowSpend = counter && counter.spent > settled.window ? counter.spent : settled.window;
+    const s = { window: windowSpend, lifetime: settled.lifetime + (windowSpend - settled.window) };
     return {
       id: key.id,
       projectId: key.projectId,
@@ -45,7 +77,7 @@ export async function keyViews(db: Db, rows: ApiKeyRow[], now: Date): Promise<Ke
       status: keyStatus(key, now),
       enabled: key.enabled,
       spendUsd: formatUsd(s.window),
-      reservedUsd: "0",
+      reservedUsd: formatUsd(counter?.reserved ?? 0n),
       lifetimeSpendUsd: formatUsd(s.lifetime),
       spendLimitUsd: key.spendLimit === null ? null : formatUsd(key.spendLimit),
       budgetPeriod: key.budgetPeriod,
@@ -62,6 +94,11 @@ export async function keyViews(db: Db, rows: ApiKeyRow[], now: Date): Promise<Ke
   });
 }
 
-export async function keyView(db: Db, row: ApiKeyRow, now: Date): Promise<KeyView> {
-  return (await keyViews(db, [row], now))[0]!;
+export async function keyView(
+  db: Db,
+  counters: BudgetCounters,
+  row: ApiKeyRow,
+  now: Date,
+): Promise<KeyView> {
+  return (await keyViews(db, counters, [row], now))[0]!;
 }

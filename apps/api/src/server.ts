@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
@@ -40,6 +41,7 @@ export function createServices(
     box: createCryptoBox(config.secret),
     log,
     throttle: createLoginThrottle(redis, config.redisPrefix),
+    counters: new BudgetCounters(redis, config.redisPrefix),
     publish: async (invalidation) => {
       await redis.publish(channel, JSON.stringify(invalidation));
     },

@@ -1,6 +1,7 @@
 import type { Db } from "@osm/db/client";
 import type { Logger } from "pino";
 import type { Agent } from "undici";
+import type { AdmissionControl } from "./budget/admission.ts";
 import type { CatalogCache } from "./cache/catalog-cache.ts";
 import type { KeyCache } from "./cache/key-cache.ts";
 import type { SeenVersions } from "./cache/versions.ts";
@@ -20,6 +21,7 @@ export type GatewayDeps = {
   agent: Agent;
   usage: UsageEmitter;
   inflight: InflightRegistry;
+  admission: AdmissionControl;
   metrics: ProxyMetrics;
   now(): Date;
 };

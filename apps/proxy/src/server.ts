@@ -2,12 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { createDb } from "@osm/db/client";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import type { UsageEvent } from "@osm/jobs/usage-event";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { authenticate } from "./authenticate.ts";
+import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
 import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
 import { KeyCache } from "./cache/key-cache.ts";
@@ -64,6 +66,19 @@ export async function startProxy(
     prefix: bullPrefix(config.redisPrefix),
   });
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
+  const requestRedis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    commandTimeout: config.redisTimeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  });
+  requestRedis.on("error", () => {});
+  // Serve once the request path can reach Redis; afterwards an outage answers 503 at once.
+  await new Promise<void>((resolve) => {
+    if (requestRedis.status === "ready") resolve();
+    else requestRedis.once("ready", () => resolve());
+  });
   const now = overrides.now ?? (() => new Date());
   const deps: GatewayDeps = {
     config,
@@ -81,9 +96,12 @@ export async function startProxy(
     }),
     usage: new UsageEmitter(queue, log),
     inflight: new InflightRegistry(),
+    admission: undefined as unknown as AdmissionControl,
     metrics,
     now,
   };
+
+  deps.admission = new AdmissionControl(deps, new BudgetCounters(requestRedis, config.redisPrefix));
 
   await subscribeInvalidations({
     subscriber,
@@ -110,6 +128,22 @@ export async function startProxy(
     },
   });
 
+  // One line per request: ids and outcome only, never a secret or any content.
+  const logRequest = (event: UsageEvent) =>
+    log.info(
+      {
+        requestId: event.requestId,
+        keyId: event.keyId,
+        projectId: event.projectId,
+        model: event.model,
+        status: event.status,
+        code: event.code,
+        stream: event.stream,
+        ms: event.latencyMs,
+      },
+      "request",
+    );
+
   const handleGateway = async (
     req: IncomingMessage,
     res: ServerResponse,
@@ -120,6 +154,29 @@ export async function startProxy(
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
+    let extender: NodeJS.Timeout | null = null;
+    let completion: Promise<void> | null = null;
+    // Settlement and the usage event, once, before the response's last byte: a client that
+    // sends its next request at once sees this one settled.
+    const complete = () => {
+      completion ??= (async () => {
+        if (extender) clearInterval(extender);
+        if (!record) return;
+        if (record.admission) {
+          await deps.admission.settle(
+            record.admission,
+            record.cost,
+            record.inputTokens + record.outputTokens,
+          );
+        }
+        const event = record.toEvent(process.hrtime.bigint());
+        if (event) {
+          deps.usage.emit(event);
+          logRequest(event);
+        }
+      })();
+      return completion;
+    };
     res.once("close", () => {
       if (!res.writableFinished)
         controller.abort(new GatewayError("request_timeout", "The client closed the connection."));
@@ -129,7 +186,12 @@ export async function startProxy(
       record = new RequestRecord(requestId, key, now(), started);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
-      const route = { deps, record, req, res, signal: controller.signal };
+      const route = { deps, record, req, res, signal: controller.signal, complete };
+      // A live request keeps its reservation: the deadline moves forward while it runs.
+      extender = setInterval(() => {
+        if (record?.admission) void deps.admission.extend(record.admission, Date.now());
+      }, reservationTtlMs / 3);
+      extender.unref();
       if (path === "/v1/models") await listModels(deps, record, res);
       else {
         const body = await readBody(req, config.maxBodyBytes);
@@ -142,6 +204,7 @@ export async function startProxy(
       const gatewayError =
         failure ?? new GatewayError("upstream_error", "The gateway failed to serve this request.");
       record?.fail(gatewayError);
+      await complete();
       metrics.requests.inc({
         outcome: record ? "error" : "unauthenticated",
         code: gatewayError.code,
@@ -157,31 +220,14 @@ export async function startProxy(
       }
     } finally {
       untrack();
+      await complete();
       if (record) {
         metrics.inflight.dec();
         if (record.code === null) metrics.requests.inc({ outcome: "allowed", code: "" });
-        const event = record.toEvent(process.hrtime.bigint());
-        if (event) deps.usage.emit(event);
         metrics.latency.observe(
           { stream: String(record.stream) },
           Number(process.hrtime.bigint() - started) / 1e9,
         );
-        // One line per request: ids and outcome only, never a secret or any content.
-        if (event) {
-          log.info(
-            {
-              requestId,
-              keyId: event.keyId,
-              projectId: event.projectId,
-              model: event.model,
-              status: event.status,
-              code: event.code,
-              stream: event.stream,
-              ms: event.latencyMs,
-            },
-            "request",
-          );
-        }
       }
     }
   };
@@ -270,6 +316,7 @@ export async function startProxy(
       await queue.close();
       queueConnection.disconnect();
       subscriber.disconnect();
+      requestRedis.disconnect();
       await deps.agent.close();
       await sql.end({ timeout: 5 });
     },

@@ -76,12 +76,15 @@ export const keysRouter = router({
       await requireRole(ctx, input.projectId, "viewer");
       const now = ctx.now();
       const page = await listKeys(ctx.db, { ...input, now });
-      return { items: await keyViews(ctx.db, page.items, now), nextCursor: page.nextCursor };
+      return {
+        items: await keyViews(ctx.db, ctx.counters, page.items, now),
+        nextCursor: page.nextCursor,
+      };
     }),
 
   get: authedProcedure.input(z.strictObject({ id: idSchema })).query(async ({ ctx, input }) => {
     const key = await loadKey(ctx, input.id, "viewer");
-    return keyView(ctx.db, key, ctx.now());
+    return keyView(ctx.db, ctx.counters, key, ctx.now());
   }),
 
   create: authedProcedure
@@ -123,7 +126,7 @@ export const keysRouter = router({
         return row;
       });
       await ctx.publish({ kind: "key", id: key.id, version: key.version, event: "created" });
-      return { key: await keyView(ctx.db, key, now), secret };
+      return { key: await keyView(ctx.db, ctx.counters, key, now), secret };
     }),
 
   update: authedProcedure
@@ -170,7 +173,7 @@ export const keysRouter = router({
         },
         { fields: Object.keys(input).filter((f) => f !== "id") },
       );
-      return keyView(ctx.db, updated, now);
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 
   setActive: authedProcedure
@@ -184,7 +187,7 @@ export const keysRouter = router({
         input.active ? "key.activate" : "key.deactivate",
         (tx) => updateKey(tx, key.id, { enabled: input.active }, now),
       );
-      return keyView(ctx.db, updated, now);
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 
   rotate: authedProcedure
@@ -257,7 +260,7 @@ export const keysRouter = router({
           version: updated.version,
           event: "changed",
         });
-      return { key: await keyView(ctx.db, updated, now), secret };
+      return { key: await keyView(ctx.db, ctx.counters, updated, now), secret };
     }),
 
   revoke: authedProcedure
@@ -265,11 +268,11 @@ export const keysRouter = router({
     .mutation(async ({ ctx, input }) => {
       const key = await loadKey(ctx, input.id, "member");
       const now = ctx.now();
-      if (key.revokedAt) return keyView(ctx.db, key, now);
+      if (key.revokedAt) return keyView(ctx.db, ctx.counters, key, now);
       const updated = await changeKey(ctx, key, "key.revoke", (tx) =>
         updateKey(tx, key.id, { revokedAt: now, previousSecretHash: null, graceUntil: null }, now),
       );
-      return keyView(ctx.db, updated, now);
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 
   resetSpend: authedProcedure
@@ -286,6 +289,6 @@ export const keysRouter = router({
           now,
         ),
       );
-      return keyView(ctx.db, updated, now);
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 });

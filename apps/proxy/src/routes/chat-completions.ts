@@ -23,12 +23,14 @@ import { ClientStream } from "../streaming/client-stream.ts";
 import { SseParser } from "../streaming/sse-parser.ts";
 import type { RequestRecord } from "../usage/request-record.ts";
 
-type Route = {
+export type Route = {
   deps: GatewayDeps;
   record: RequestRecord;
   req: IncomingMessage;
   res: ServerResponse;
   signal: AbortSignal;
+  /** Settles and records the request; awaited before the response's last byte. */
+  complete(): Promise<void>;
 };
 
 type Target = {
@@ -70,14 +72,25 @@ export async function chatCompletions(route: Route, rawBody: Buffer): Promise<vo
   const model = catalog.models.get(fields.model)!;
   const provider = catalog.providers.get(model.providerId)!;
   record.provider = provider.id;
-  // The client's bound if given; otherwise the model's and the key's ceilings (the budget clamp
-  // joins here with reservations).
-  const outputBound =
-    fields.maxOutputTokens ??
-    Math.min(
-      model.maxOutputTokens,
-      record.key.policy.maxTokensPerRequest ?? Number.MAX_SAFE_INTEGER,
-    );
+  // The client's bound if given; otherwise the model's and the key's ceilings, clamped to what
+  // the remaining budget affords.
+  const defaultOutput = Math.min(
+    model.maxOutputTokens,
+    record.key.policy.maxTokensPerRequest ?? Number.MAX_SAFE_INTEGER,
+  );
+  const admission = await deps.admission.admit({
+    key: record.key,
+    requestId: record.requestId,
+    prices: model,
+    promptTokens: promptTokenBound(body as never),
+    explicitOutput: fields.maxOutputTokens,
+    defaultOutput,
+    n: fields.n,
+    now: record.admittedAt,
+  });
+  record.admission = admission;
+  record.reserved = admission?.reserved ?? 0n;
+  const outputBound = admission?.outputBound ?? fields.maxOutputTokens ?? defaultOutput;
   const target: Target = { body, fields, model, provider, outputBound };
   deps.metrics.overhead.observe(Number(process.hrtime.bigint() - record.startedAt) / 1e9);
   if (provider.kind === "openai") await forwardOpenAi(route, target);
@@ -90,7 +103,8 @@ function charge(record: RequestRecord, target: Target, inputTokens: number, outp
   record.cost = requestCost({ inputTokens, outputTokens }, target.model);
 }
 
-function sendJson(route: Route, body: Buffer | string) {
+async function sendJson(route: Route, body: Buffer | string) {
+  await route.complete();
   route.res.writeHead(200, {
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(body),
@@ -162,7 +176,7 @@ async function forwardOpenAi(route: Route, target: Target) {
         ? usage.completion_tokens
         : target.outputBound * fields.n;
     charge(record, target, input, output);
-    sendJson(route, buffer);
+    await sendJson(route, buffer);
     return;
   }
 
@@ -213,11 +227,13 @@ async function forwardOpenAi(route: Route, target: Target) {
     for (const event of parser.end()) if (event.data !== null) await client.write(event.raw);
     account();
     if (!sawDone) throw new GatewayError("upstream_error", "The provider ended the stream early.");
+    await route.complete();
     client.end();
   } catch (err) {
     account();
     const failure = upstreamFailure(err, signal);
     record.fail(failure);
+    await route.complete();
     client.fail(failure);
   }
 }
@@ -260,7 +276,7 @@ async function forwardAnthropic(route: Route, target: Target) {
       answer.usage.inputTokens || promptTokenBound(target.body as never),
       answer.usage.outputTokens,
     );
-    sendJson(route, JSON.stringify(answer.body));
+    await sendJson(route, JSON.stringify(answer.body));
     return;
   }
 
@@ -290,6 +306,7 @@ async function forwardAnthropic(route: Route, target: Target) {
     account();
     if (!translator.finished())
       throw new GatewayError("upstream_error", "The provider ended the stream early.");
+    await route.complete();
     client.end();
   } catch (err) {
     account();
@@ -301,6 +318,7 @@ async function forwardAnthropic(route: Route, target: Target) {
         ? new GatewayError("upstream_error", `The provider failed mid-stream: ${err.message}`)
         : upstreamFailure(err, signal);
     record.fail(failure);
+    await route.complete();
     client.fail(failure);
   }
 }

@@ -1,23 +1,12 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { evaluate } from "@osm/policy/evaluate";
 import { formatUsd } from "@osm/policy/money";
 import { promptTokenBound, requestCost } from "@osm/policy/pricing";
-import type { GatewayDeps } from "../deps.ts";
 import { GatewayError } from "../errors.ts";
 import { callUpstream, readAll, upstreamStatusError } from "../providers/upstream-call.ts";
 import { embeddingFields, parseJsonBody } from "../request-fields.ts";
-import type { RequestRecord } from "../usage/request-record.ts";
+import type { Route } from "./chat-completions.ts";
 
-export async function embeddings(
-  route: {
-    deps: GatewayDeps;
-    record: RequestRecord;
-    req: IncomingMessage;
-    res: ServerResponse;
-    signal: AbortSignal;
-  },
-  rawBody: Buffer,
-): Promise<void> {
+export async function embeddings(route: Route, rawBody: Buffer): Promise<void> {
   const { deps, record, res, signal } = route;
   const body = parseJsonBody(rawBody);
   const fields = embeddingFields(body);
@@ -43,6 +32,18 @@ export async function embeddings(
       { param: "model" },
     );
   }
+  const admission = await deps.admission.admit({
+    key: record.key,
+    requestId: record.requestId,
+    prices: model,
+    promptTokens: promptTokenBound({ input: fields.input }),
+    explicitOutput: undefined,
+    defaultOutput: 0,
+    n: 1,
+    now: record.admittedAt,
+  });
+  record.admission = admission;
+  record.reserved = admission?.reserved ?? 0n;
   const upstream = await callUpstream(deps.agent, `${provider.baseUrl}/embeddings`, {
     method: "POST",
     headers: { authorization: `Bearer ${provider.apiKey}`, "content-type": "application/json" },
@@ -69,6 +70,7 @@ export async function embeddings(
   }
   record.inputTokens = promptTokens;
   record.cost = requestCost({ inputTokens: promptTokens, outputTokens: 0 }, model);
+  await route.complete();
   res.writeHead(200, {
     "Content-Type": "application/json",
     "Content-Length": buffer.length,

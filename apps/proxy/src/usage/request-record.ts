@@ -1,5 +1,6 @@
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { DenialCodes } from "@osm/policy/evaluate";
+import type { Admission } from "../budget/admission.ts";
 import type { CachedKey } from "../cache/key-cache.ts";
 import type { ErrorCode, GatewayError } from "../errors.ts";
 
@@ -19,6 +20,8 @@ export class RequestRecord {
   reserved = 0n;
   status = 200;
   code: ErrorCode | null = null;
+  /** The reservation this request holds, if its key has a limit or rate limits. */
+  admission: Admission | null = null;
   private emitted = false;
 
   constructor(

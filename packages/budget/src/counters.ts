@@ -1,0 +1,165 @@
+import type { Redis } from "ioredis";
+import { type KeyCounters, keyCounters } from "./redis-keys.ts";
+import { admitScript, extendScript, rebuildScript, settleScript } from "./scripts.ts";
+
+export type AdmitStatus =
+  | "ok"
+  | "missing"
+  | "limit_reached"
+  | "no_fit"
+  | "rate_requests"
+  | "rate_tokens";
+
+export type AdmitRequest = {
+  keyId: string;
+  windowId: string;
+  requestId: string;
+  /** Worst-case cost held until settlement, nano-USD. */
+  reserve: bigint;
+  /** null: the key has no spending limit (nothing is reserved). */
+  limit: bigint | null;
+  deadlineMs: number;
+  requestsPerMinute: number | null;
+  tokensPerMinute: number | null;
+  tokenEstimate: number;
+  windowTtlSeconds: number;
+  nowMs: number;
+};
+
+export type AdmitResult = {
+  status: AdmitStatus;
+  spent: bigint;
+  reserved: bigint;
+  retryAfterMs: number;
+};
+
+export type SettleRequest = {
+  keyId: string;
+  windowId: string;
+  requestId: string;
+  cost: bigint;
+  /** Actual tokens to correct the per-minute token log; null when the key has no token limit. */
+  tokens: number | null;
+  /** False for keys without a limit: only the rate log is touched. */
+  trackSpend: boolean;
+};
+
+type Scripts = {
+  osmAdmit(...args: (string | number)[]): Promise<[AdmitStatus, string, string, string]>;
+  osmSettle(...args: (string | number)[]): Promise<string>;
+  osmExtend(...args: (string | number)[]): Promise<number>;
+  osmRebuild(...args: (string | number)[]): Promise<string>;
+};
+
+/**
+ * The live per-key counters: reservation at admission, settlement at the end, extension while
+ * a stream lives, rebuild from PostgreSQL when Redis lost them. One script call each.
+ */
+export class BudgetCounters {
+  private readonly redis: Redis & Scripts;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    defineScripts(redis);
+    this.redis = redis as Redis & Scripts;
+  }
+
+  keys(keyId: string, windowId: string): KeyCounters {
+    return keyCounters(this.prefix, keyId, windowId);
+  }
+
+  async admit(r: AdmitRequest): Promise<AdmitResult> {
+    const k = this.keys(r.keyId, r.windowId);
+    const [status, spent, reserved, retry] = await this.redis.osmAdmit(
+      k.budget,
+      k.reservationDeadlines,
+      k.reservationAmounts,
+      k.requestLog,
+      k.tokenLog,
+      k.tokenAmounts,
+      k.tokenTotal,
+      r.nowMs,
+      r.requestId,
+      r.limit === null ? "0" : r.reserve.toString(),
+      r.limit === null ? -1 : r.limit.toString(),
+      r.deadlineMs,
+      r.requestsPerMinute ?? -1,
+      r.tokensPerMinute ?? -1,
+      r.tokenEstimate,
+      r.windowTtlSeconds,
+    );
+    return {
+      status,
+      spent: BigInt(spent),
+      reserved: BigInt(reserved),
+      retryAfterMs: Number(retry),
+    };
+  }
+
+  async settle(r: SettleRequest): Promise<bigint> {
+    const k = this.keys(r.keyId, r.windowId);
+    const spent = await this.redis.osmSettle(
+      k.budget,
+      k.reservationDeadlines,
+      k.reservationAmounts,
+      k.tokenAmounts,
+      k.tokenTotal,
+      r.requestId,
+      r.cost.toString(),
+      r.tokens ?? -1,
+      r.trackSpend ? "1" : "0",
+    );
+    return BigInt(spent);
+  }
+
+  async extend(
+    keyId: string,
+    windowId: string,
+    requestId: string,
+    deadlineMs: number,
+  ): Promise<void> {
+    await this.redis.osmExtend(
+      this.keys(keyId, windowId).reservationDeadlines,
+      requestId,
+      deadlineMs,
+    );
+  }
+
+  async rebuild(
+    keyId: string,
+    windowId: string,
+    settledFromDb: bigint,
+    ttlSeconds: number,
+  ): Promise<bigint> {
+    return BigInt(
+      await this.redis.osmRebuild(
+        this.keys(keyId, windowId).budget,
+        settledFromDb.toString(),
+        ttlSeconds,
+      ),
+    );
+  }
+
+  /** Live spend and reservations of one window, or null when Redis holds no counter for it. */
+  async read(keyId: string, windowId: string): Promise<{ spent: bigint; reserved: bigint } | null> {
+    const [spent, reserved, init] = await this.redis.hmget(
+      this.keys(keyId, windowId).budget,
+      "spent",
+      "reserved",
+      "init",
+    );
+    if (init === null) return null;
+    return { spent: BigInt(spent ?? "0"), reserved: BigInt(reserved ?? "0") };
+  }
+}
+
+function defineScripts(redis: Redis) {
+  const target = redis as Redis & Partial<Scripts>;
+  if (target.osmAdmit) return;
+  redis.defineCommand("osmAdmit", { numberOfKeys: 7, lua: admitScript });
+  redis.defineCommand("osmSettle", { numberOfKeys: 5, lua: settleScript });
+  redis.defineCommand("osmExtend", { numberOfKeys: 1, lua: extendScript });
+  redis.defineCommand("osmRebuild", { numberOfKeys: 1, lua: rebuildScript });
+}
