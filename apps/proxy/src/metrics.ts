@@ -45,9 +45,9 @@ export function createProxyMetrics() {
       help: "Usage events waiting to be enqueued",
       registers: [registry],
     }),
-    usageDropped: new Gauge({
-      name: "osm_proxy_usage_dropped",
-      help: "Usage events dropped because the buffer was full",
+    usageSpilled: new Gauge({
+      name: "osm_proxy_usage_spilled",
+      help: "Usage events written to the spill file because Redis could not take them",
       registers: [registry],
     }),
   };

@@ -25,6 +25,7 @@ import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { listModels } from "./routes/models.ts";
 import { RequestRecord } from "./usage/request-record.ts";
+import { SpillFile } from "./usage/spill-file.ts";
 import { UsageEmitter } from "./usage/usage-emitter.ts";
 
 export type RunningProxy = {
@@ -73,7 +74,10 @@ export async function startProxy(
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   });
-  requestRedis.on("error", () => {});
+  // ioredis reconnects by itself; an outage is reported through /readyz and the 503s it causes.
+  for (const connection of [queueConnection, subscriber, requestRedis]) {
+    connection.on("error", (err) => log.debug({ err: String(err) }, "redis connection error"));
+  }
   // Serve once the request path can reach Redis; afterwards an outage answers 503 at once.
   await new Promise<void>((resolve) => {
     if (requestRedis.status === "ready") resolve();
@@ -94,7 +98,13 @@ export async function startProxy(
       idleMs: config.upstreamIdleMs,
       lookup: overrides.lookup,
     }),
-    usage: new UsageEmitter(queue, log),
+    usage: new UsageEmitter(
+      queue,
+      new SpillFile(config.dataDir),
+      log,
+      config.redisTimeoutMs * 4,
+      () => queueConnection.status === "ready",
+    ),
     inflight: new InflightRegistry(),
     admission: undefined as unknown as AdmissionControl,
     metrics,
@@ -171,8 +181,8 @@ export async function startProxy(
         }
         const event = record.toEvent(process.hrtime.bigint());
         if (event) {
-          deps.usage.emit(event);
           logRequest(event);
+          await deps.usage.emit(event);
         }
       })();
       return completion;
@@ -259,7 +269,7 @@ export async function startProxy(
     }
     if (path === "/metrics") {
       metrics.usagePending.set(deps.usage.pending);
-      metrics.usageDropped.set(deps.usage.dropped);
+      metrics.usageSpilled.set(deps.usage.spilled);
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
       });
@@ -297,6 +307,8 @@ export async function startProxy(
   });
 
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
+  // Usage a previous process spilled (or left behind when it was killed) goes to the queue now.
+  void deps.usage.replaySpilled();
   const port = (server.address() as AddressInfo).port;
   log.info({ port }, "proxy listening");
 
@@ -312,7 +324,7 @@ export async function startProxy(
       const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(deadline);
-      await deps.usage.flush();
+      await deps.usage.close();
       await queue.close();
       queueConnection.disconnect();
       subscriber.disconnect();

@@ -2,69 +2,101 @@ import { enqueueUsageBatch } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
+import type { SpillFile } from "./spill-file.ts";
 
-// Events leave the request path at once and are sent in batches: one Redis write per
-// `flushMs` or `maxBatch` events keeps usage off the latency and throughput budget.
-const flushMs = 10;
 const maxBatch = 500;
-// Bounded while Redis is away; what does not fit is counted and logged, never blocks requests.
-const maxBuffered = 200_000;
+const replayEveryMs = 5_000;
 
+type Waiting = { event: UsageEvent; done: () => void };
+
+/**
+ * Group commit for usage events: a request completes only once its event is durable, either in
+ * the BullMQ queue (Redis, AOF) or in the local spill file when Redis cannot take it in time.
+ * Events that arrive while one batch is being written form the next batch, so under load many
+ * requests share one Redis write and throughput is not capped by it.
+ */
 export class UsageEmitter {
-  private buffer: UsageEvent[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
-  dropped = 0;
+  private waiting: Waiting[] = [];
+  private writing = false;
+  private readonly replayTimer: NodeJS.Timeout;
   sent = 0;
+  spilled = 0;
 
   constructor(
     private readonly queue: Queue,
+    private readonly spill: SpillFile,
     private readonly log: Logger,
-  ) {}
+    private readonly enqueueTimeoutMs: number,
+    /** False while the queue's Redis connection is down: spill at once instead of waiting. */
+    private readonly redisReady: () => boolean,
+  ) {
+    this.replayTimer = setInterval(() => void this.replaySpilled(), replayEveryMs);
+    this.replayTimer.unref();
+  }
 
-  emit(event: UsageEvent): void {
-    if (this.buffer.length >= maxBuffered) {
-      this.dropped++;
-      return;
-    }
-    this.buffer.push(event);
-    if (this.buffer.length >= maxBatch) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), flushMs);
+  emit(event: UsageEvent): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push({ event, done: resolve });
+      if (!this.writing) setImmediate(() => void this.drain());
+    });
   }
 
   get pending(): number {
-    return this.buffer.length;
+    return this.waiting.length;
   }
 
-  async flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.flushing) return this.flushing;
-    this.flushing = this.sendAll().finally(() => {
-      this.flushing = null;
-    });
-    return this.flushing;
-  }
-
-  private async sendAll(): Promise<void> {
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.slice(0, maxBatch);
-      try {
-        // The first request id names the job: a retried add of the same batch is a no-op.
-        await enqueueUsageBatch(
-          this.queue,
-          { events: batch },
-          `u-${batch[0]!.requestId}-${batch.length}`,
-        );
-        this.buffer.splice(0, batch.length);
-        this.sent += batch.length;
-      } catch (err) {
-        this.log.warn({ err, pending: this.buffer.length }, "usage batch not enqueued; retrying");
-        this.timer ??= setTimeout(() => void this.flush(), 500);
-        return;
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, maxBatch);
+        const events = batch.map((w) => w.event);
+        try {
+          await this.enqueue(events);
+          this.sent += events.length;
+        } catch (err) {
+          this.log.warn(
+            { err: String(err), events: events.length },
+            "usage spilled to disk: redis unavailable",
+          );
+          await this.spill.append(events);
+          this.spilled += events.length;
+        }
+        for (const w of batch) w.done();
       }
+    } finally {
+      this.writing = false;
     }
+  }
+
+  private enqueue(events: UsageEvent[]): Promise<void> {
+    if (!this.redisReady()) return Promise.reject(new Error("redis not connected"));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("enqueue timed out")), this.enqueueTimeoutMs);
+    });
+    // A timed-out add may still land later: the ledger takes each request id once.
+    return Promise.race([
+      enqueueUsageBatch(this.queue, { events }, `u-${events[0]!.requestId}-${events.length}`),
+      timeout,
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Spilled events (also a crashed process's) go back to the queue once Redis answers. */
+  async replaySpilled(): Promise<number> {
+    try {
+      const n = await this.spill.replay((events) => this.enqueue(events));
+      if (n > 0) this.log.info({ events: n }, "replayed spilled usage");
+      return n;
+    } catch (err) {
+      this.log.debug({ err: String(err) }, "spilled usage not replayed yet");
+      return 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.replayTimer);
+    while (this.waiting.length > 0 || this.writing) await new Promise((r) => setTimeout(r, 5));
   }
 }
