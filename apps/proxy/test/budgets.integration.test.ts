@@ -1,6 +1,7 @@
 import { budgetWindow } from "@osm/budget/keys";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorBody } from "./error-body.ts";
 
 // A model priced so that a request's worst case equals its actual cost: input free, $1 per 1M
 // output tokens, and the fake answers exactly max_tokens (16) tokens. 16 tokens = 16,000 nanos.
@@ -153,7 +154,7 @@ describe("budgets", () => {
         max_tokens: 1000,
       }),
     });
-    const body = await res.json();
+    const body = (await res.json()) as ErrorBody;
     expect([res.status, body.error.code]).toEqual([403, "spending_limit_reached"]);
     expect(body.error.message).toContain("at most 300 tokens");
   });

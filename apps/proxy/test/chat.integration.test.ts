@@ -1,6 +1,7 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorBody } from "./error-body.ts";
 
 let stack: GatewayStack;
 let secret: string;
@@ -176,7 +177,7 @@ describe("errors", () => {
       body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }),
     });
     expect(res.status).toBe(403);
-    const body = await res.json();
+    const body = (await res.json()) as ErrorBody;
     expect(body).toEqual({
       error: {
         message: expect.stringMatching(/^Policy Violation: .*gpt-4o/),
@@ -216,9 +217,12 @@ describe("errors", () => {
   it("answers unknown routes, wrong methods and bad JSON with JSON errors", async () => {
     const base = stack.proxies[0]!.url;
     const notFound = await fetch(`${base}/v1/nope`);
-    expect([notFound.status, (await notFound.json()).error.code]).toEqual([404, "not_found"]);
+    expect([notFound.status, ((await notFound.json()) as ErrorBody).error.code]).toEqual([
+      404,
+      "not_found",
+    ]);
     const wrongMethod = await fetch(`${base}/v1/chat/completions`);
-    expect([wrongMethod.status, (await wrongMethod.json()).error.code]).toEqual([
+    expect([wrongMethod.status, ((await wrongMethod.json()) as ErrorBody).error.code]).toEqual([
       405,
       "method_not_allowed",
     ]);
@@ -227,7 +231,10 @@ describe("errors", () => {
       headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
       body: "{nope",
     });
-    expect([badJson.status, (await badJson.json()).error.code]).toEqual([400, "invalid_request"]);
+    expect([badJson.status, ((await badJson.json()) as ErrorBody).error.code]).toEqual([
+      400,
+      "invalid_request",
+    ]);
   });
 
   it("ends a stream that fails mid-way with one error event and no [DONE]", async () => {

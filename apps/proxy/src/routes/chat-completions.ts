@@ -130,6 +130,30 @@ async function failFromStatus(
   return upstreamStatusError(upstream.status, upstream.headers, message, [target.provider.apiKey]);
 }
 
+type OpenAiAnswer = {
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
+  choices?: {
+    message?: { content?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] };
+  }[];
+};
+
+/**
+ * Output tokens of an answer that came without usage: its UTF-8 bytes, an upper bound (no
+ * tokenizer makes a token of less than one byte), so a missing usage never undercharges.
+ */
+function answerBytes(answer: OpenAiAnswer): number {
+  let bytes = 0;
+  for (const choice of answer.choices ?? []) {
+    const content = choice.message?.content;
+    if (typeof content === "string") bytes += Buffer.byteLength(content);
+    for (const call of choice.message?.tool_calls ?? []) {
+      const args = call.function?.arguments;
+      if (typeof args === "string") bytes += Buffer.byteLength(args);
+    }
+  }
+  return bytes;
+}
+
 const openAiErrorMessage = (json: unknown) => {
   const message = (json as { error?: { message?: unknown } } | null)?.error?.message;
   return typeof message === "string" ? message : null;
@@ -161,20 +185,19 @@ async function forwardOpenAi(route: Route, target: Target) {
 
   if (!fields.stream) {
     const buffer = await readAll(upstream.body, undefined, signal);
-    let usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
+    let answer: OpenAiAnswer;
     try {
-      usage = (JSON.parse(buffer.toString("utf8")) as { usage?: typeof usage }).usage;
+      answer = JSON.parse(buffer.toString("utf8")) as OpenAiAnswer;
     } catch {
       throw new GatewayError("upstream_error", "The provider's answer was not valid JSON.");
     }
+    const usage = answer.usage;
     const input =
       typeof usage?.prompt_tokens === "number"
         ? usage.prompt_tokens
         : promptTokenBound(target.body as never);
     const output =
-      typeof usage?.completion_tokens === "number"
-        ? usage.completion_tokens
-        : target.outputBound * fields.n;
+      typeof usage?.completion_tokens === "number" ? usage.completion_tokens : answerBytes(answer);
     charge(record, target, input, output);
     await sendJson(route, buffer);
     return;
@@ -276,6 +299,13 @@ async function forwardAnthropic(route: Route, target: Target) {
       answer.usage.inputTokens || promptTokenBound(target.body as never),
       answer.usage.outputTokens,
     );
+    // The client sees the usage it is charged for, also when the provider sent none.
+    if (answer.usage.inputTokens === 0)
+      answer.body.usage = {
+        prompt_tokens: record.inputTokens,
+        completion_tokens: record.outputTokens,
+        total_tokens: record.inputTokens + record.outputTokens,
+      };
     await sendJson(route, JSON.stringify(answer.body));
     return;
   }
