@@ -16,17 +16,22 @@ const invalidKey = () =>
  * except an old secret whose grace ended, which is simply not a valid key any more.
  */
 export async function authenticate(deps: GatewayDeps, req: IncomingMessage): Promise<CachedKey> {
+  const address = req.socket.remoteAddress ?? "unknown";
+  deps.authFailures.check(address);
+  const fail = (reason: string) => {
+    deps.metrics.authFailures.inc({ reason });
+    deps.authFailures.recordFailure(address);
+    return invalidKey();
+  };
   const header = req.headers.authorization;
   const match = header ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
   const secret = match?.[1];
   if (!secret || parseSecret(secret)?.kind !== "apiKey") {
-    deps.metrics.authFailures.inc({ reason: secret ? "malformed" : "missing" });
-    throw invalidKey();
+    throw fail(secret ? "malformed" : "missing");
   }
   const key = await deps.keys.lookup(hashSecret(secret));
   if (!key || (key.previousSecretUntil !== null && key.previousSecretUntil <= deps.now())) {
-    deps.metrics.authFailures.inc({ reason: key ? "grace_ended" : "unknown" });
-    throw invalidKey();
+    throw fail(key ? "grace_ended" : "unknown");
   }
   return key;
 }

@@ -1,6 +1,7 @@
 import type { Db } from "@osm/db/client";
 import type { Logger } from "pino";
 import type { Agent } from "undici";
+import type { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import type { AdmissionControl } from "./budget/admission.ts";
 import type { CatalogCache } from "./cache/catalog-cache.ts";
 import type { KeyCache } from "./cache/key-cache.ts";
@@ -22,6 +23,7 @@ export type GatewayDeps = {
   usage: UsageEmitter;
   inflight: InflightRegistry;
   admission: AdmissionControl;
+  authFailures: AuthFailureThrottle;
   metrics: ProxyMetrics;
   now(): Date;
 };

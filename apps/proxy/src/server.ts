@@ -8,6 +8,7 @@ import { newId } from "@osm/keys/ids";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
 import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
@@ -107,6 +108,7 @@ export async function startProxy(
     ),
     inflight: new InflightRegistry(),
     admission: undefined as unknown as AdmissionControl,
+    authFailures: new AuthFailureThrottle(),
     metrics,
     now,
   };

@@ -254,3 +254,38 @@ describe("errors", () => {
     expect(text).not.toContain("[DONE]");
   });
 });
+
+describe("failed authentications", () => {
+  it("are throttled per client address with 429 and Retry-After, without ledger rows", async () => {
+    const proxy = await stack.addProxy();
+    const post = (authorization: string) =>
+      fetch(`${proxy.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }),
+      });
+    const failedIds: string[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await post(`Bearer osm_guess${i}`);
+      statuses.push(res.status);
+      failedIds.push(res.headers.get("x-request-id") ?? "");
+    }
+    expect(statuses.every((s) => s === 401)).toBe(true);
+    const limited = await post(`Bearer ${secret}`);
+    expect(limited.status).toBe(429);
+    expect(((await limited.json()) as ErrorBody).error.code).toBe("rate_limit_exceeded");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    failedIds.push(limited.headers.get("x-request-id") ?? "");
+    // Another proxy (its own address book) still serves the valid key; once that request's
+    // row is in, no failed attempt has one.
+    const { response } = await stack
+      .openai(secret)
+      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
+    await ledgerRow(response.headers.get("x-request-id")!);
+    const rows = await stack.services.sql`
+      select count(*)::int as n from usage_ledger where request_id in ${stack.services.sql(failedIds)}`;
+    expect(rows[0]!.n).toBe(0);
+  });
+});
