@@ -1,11 +1,11 @@
 import type { BudgetCounters } from "@osm/budget/counters";
 import { budgetWindow } from "@osm/budget/keys";
 import type { Db } from "@osm/db/client";
-import { keyStatus, type SpendWindow, settledSpend } from "@osm/db/queries/keys";
+import { keySpendWindow, keyStatus, settledSpend } from "@osm/db/queries/keys";
 import type { ApiKeyRow } from "@osm/db/schema";
 import { formatUsd } from "@osm/policy/money";
 import type { KeyPolicy } from "@osm/policy/schemas";
-import { windowEnd, windowStart } from "@osm/policy/windows";
+import { windowEnd } from "@osm/policy/windows";
 
 /** A key as the API returns it: derived status and live spend, never a hash or a secret. */
 export type KeyView = {
@@ -27,13 +27,6 @@ export type KeyView = {
   createdAt: Date;
   rotation: { graceUntil: Date } | null;
 };
-
-export function spendWindow(key: ApiKeyRow, now: Date): SpendWindow {
-  const start = windowStart(key.budgetPeriod, now);
-  const end = windowEnd(key.budgetPeriod, now);
-  const resetAt = key.spendResetAt && key.spendResetAt >= start ? key.spendResetAt : null;
-  return { start, end, resetAt };
-}
 
 /**
  * Live spend and reservations from the proxies' Redis counters (keys with a limit); PostgreSQL's
@@ -60,7 +53,7 @@ export async function keyViews(
   now: Date,
 ): Promise<KeyView[]> {
   const [spend, live] = await Promise.all([
-    settledSpend(db, new Map(rows.map((k) => [k.id, spendWindow(k, now)]))),
+    settledSpend(db, new Map(rows.map((k) => [k.id, keySpendWindow(k, now)]))),
     liveSpend(counters, rows, now),
   ]);
   return rows.map((key) => {

@@ -34,11 +34,18 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly param: string | null;
   readonly retryAfterSeconds: number | null;
+  /** The refusal means the key hit its spending limit (the worker then flags the key). */
+  readonly limitHit: boolean;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { param?: string | null; status?: number; retryAfterSeconds?: number | null } = {},
+    options: {
+      param?: string | null;
+      status?: number;
+      retryAfterSeconds?: number | null;
+      limitHit?: boolean;
+    } = {},
   ) {
     super(message);
     this.code = code;
@@ -46,6 +53,7 @@ export class GatewayError extends Error {
     this.status = options.status ?? errorCodes[code].status;
     this.param = options.param ?? null;
     this.retryAfterSeconds = options.retryAfterSeconds ?? null;
+    this.limitHit = options.limitHit ?? false;
   }
 }
 

@@ -18,21 +18,7 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 async function budgetTenant(limitNanos: bigint, extra: Record<string, unknown> = {}) {
-  const t = await stack.tenant({
-    spendLimitUsd: usd(limitNanos),
-    budgetPeriod: "monthly",
-    ...extra,
-  });
-  await stack.master.models.create.mutate({
-    projectId: t.projectId,
-    id: model,
-    providerId: "fake-openai",
-    upstreamModel: `${model}-${t.key.id}`,
-    inputUsdPer1M: "0",
-    outputUsdPer1M: "1",
-    tier: "paid",
-  });
-  return { ...t, upstreamModel: `${model}-${t.key.id}` };
+  return stack.budgetTenant(usd(limitNanos), extra);
 }
 
 type Outcome = { status: number; code?: string; requestId: string | null };

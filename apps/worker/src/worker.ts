@@ -1,7 +1,12 @@
 import { createDb } from "@osm/db/client";
+import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
+import { createPublisher } from "./invalidations.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
+import { runHousekeeping } from "./processors/housekeeping/run-housekeeping.ts";
 import { createIngestBatchProcessor } from "./processors/usage/ingest-batch.ts";
+import { flipLimits } from "./processors/usage/limit-flips.ts";
+import { startHousekeeping } from "./queues/housekeeping.ts";
 import { createUsageQueue, createUsageWorker } from "./queues/usage.ts";
 
 export type WorkerConfig = {
@@ -15,9 +20,13 @@ export type WorkerConfig = {
   stalledIntervalMs: number;
   lockDurationMs: number;
   logLevel: string;
+  /** Injected clock for tests; the housekeeping scheduler passes its own now otherwise. */
+  now?: () => Date;
 };
 
 export type RunningWorker = {
+  /** One housekeeping pass at `now`, as the scheduler runs it (tests inject the clock). */
+  resetDue(now: Date): ReturnType<typeof runHousekeeping>;
   metricsPort: number;
   log: Logger;
   /** Waits for the jobs in progress to finish, then closes every connection. Idempotent. */
@@ -46,13 +55,30 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     throw err;
   }
 
+  const now = config.now ?? (() => new Date());
+  const publisher = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  publisher.on("error", (err) => log.debug({ err: String(err) }, "publisher connection error"));
+  const publish = createPublisher(publisher, config.redisPrefix);
+  const housekeepingDeps = { db: database.db, publish, log };
+  const housekeeping = await startHousekeeping({
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    run: () => runHousekeeping(housekeepingDeps, now()),
+    log,
+  });
+
   const usage = createUsageWorker({
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     concurrency: config.concurrency,
     stalledIntervalMs: config.stalledIntervalMs,
     lockDurationMs: config.lockDurationMs,
-    processor: createIngestBatchProcessor({ db: database.db, metrics, log }),
+    processor: createIngestBatchProcessor({
+      db: database.db,
+      metrics,
+      log,
+      afterIngest: (events) => flipLimits({ db: database.db, publish, log, now }, events),
+    }),
     metrics,
     log,
   });
@@ -61,10 +87,13 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   return {
     metricsPort: server.port,
     log,
+    resetDue: (at) => runHousekeeping(housekeepingDeps, at),
     close() {
       closing ??= (async () => {
         // The active batches finish (and commit) before the pool they use goes away.
         await usage.close();
+        await housekeeping.close();
+        publisher.disconnect();
         await server.close();
         await usageQueue.close();
         await database.close();

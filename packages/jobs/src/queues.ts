@@ -2,8 +2,11 @@ import type { JobsOptions, Queue } from "bullmq";
 import { type UsageBatch, usageBatchSchema } from "./usage-event.ts";
 
 /** Queue and job names: the contract between the apps that enqueue and the worker. */
-export const queueNames = { usage: "usage" } as const;
-export const jobNames = { usageBatch: "usage.batch" } as const;
+export const queueNames = { usage: "usage", housekeeping: "housekeeping" } as const;
+export const jobNames = { usageBatch: "usage.batch", housekeeping: "housekeeping.tick" } as const;
+
+/** How often the housekeeping scheduler fires (window starts, ended graces, reconciliation). */
+export const housekeepingEveryMs = 30_000;
 
 /** BullMQ's own key prefix; the per-deployment prefix keeps tenants of one Redis apart. */
 export const bullPrefix = (redisPrefix: string) => `${redisPrefix}bull`;

@@ -24,6 +24,16 @@ export const usageEventSchema = z.object({
   latencyMs: z.number().int().nonnegative(),
   /** ISO instant the request was admitted: it settles into that instant's budget window. */
   admittedAt: z.iso.datetime(),
+  /**
+   * Set on a refusal that means the key hit its limit (spent ≥ limit, or not even the smallest
+   * admissible request fits). Optional while older events may still be queued.
+   */
+  limitHit: z.boolean().optional(),
+  /** With limitHit: the limit the refusal was decided against (a raise since then wins). */
+  limitNanos: z
+    .string()
+    .regex(/^\d{1,19}$/)
+    .optional(),
 });
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 

@@ -81,6 +81,25 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
     return { projectId: project.id, key: created.key, secret: created.secret };
   }
 
+  /**
+   * A tenant with a model priced so a request's worst case equals its actual cost: input free,
+   * $1 per 1M output tokens, and the fake answers exactly max_tokens (16): 16,000 nano-USD.
+   */
+  async function budgetTenant(limitUsd: string, key: Parameters<typeof tenant>[0] = {}) {
+    const t = await tenant({ spendLimitUsd: limitUsd, budgetPeriod: "monthly", ...key });
+    const upstreamModel = `budget-model-${t.key.id}`;
+    await master.models.create.mutate({
+      projectId: t.projectId,
+      id: "budget-model",
+      providerId: "fake-openai",
+      upstreamModel,
+      inputUsdPer1M: "0",
+      outputUsdPer1M: "1",
+      tier: "paid",
+    });
+    return { ...t, model: "budget-model", upstreamModel };
+  }
+
   function openai(secret: string, proxy = proxies[0]!) {
     return new OpenAI({
       baseURL: `${proxy.url}/v1`,
@@ -98,6 +117,7 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
     worker,
     master,
     tenant,
+    budgetTenant,
     openai,
     async addProxy(overrides: Partial<ProxyConfig> = {}) {
       const proxy = await startProxy(

@@ -141,6 +141,7 @@ export class AdmissionControl {
             throw new GatewayError(
               "spending_limit_reached",
               `Spending Limit Reached: this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)} no longer fits a request of ${this.deps.config.minOutputTokens} output tokens.`,
+              { limitHit: true },
             );
           }
           outputBound = affordable;
@@ -207,6 +208,7 @@ function limitReached(limit: bigint) {
   return new GatewayError(
     "spending_limit_reached",
     `Spending Limit Reached: This API key has reached its spending limit of $${formatUsd(limit)}.`,
+    { limitHit: true },
   );
 }
 

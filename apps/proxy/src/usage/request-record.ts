@@ -22,6 +22,7 @@ export class RequestRecord {
   code: ErrorCode | null = null;
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
+  limitHit = false;
   private emitted = false;
 
   constructor(
@@ -34,6 +35,7 @@ export class RequestRecord {
   fail(err: GatewayError): void {
     this.code = err.code;
     this.status = err.status;
+    this.limitHit = err.limitHit;
   }
 
   /** Returns the event once; later calls return null so a request never emits twice. */
@@ -58,6 +60,9 @@ export class RequestRecord {
       reservedNanos: this.reserved.toString(),
       latencyMs: Number((endedAt - this.startedAt) / 1_000_000n),
       admittedAt: this.admittedAt.toISOString(),
+      ...(this.limitHit && this.key.spendLimit !== null
+        ? { limitHit: true, limitNanos: this.key.spendLimit.toString() }
+        : {}),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { newId } from "@osm/keys/ids";
+import { windowEnd, windowStart } from "@osm/policy/windows";
 import {
   and,
   desc,
@@ -176,6 +177,20 @@ export async function saveRotation(
 }
 
 export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };
+
+/** The budget window a key is in at `at`, with a spend reset inside it if there was one. */
+export function keySpendWindow(
+  key: Pick<ApiKeyRow, "budgetPeriod" | "spendResetAt">,
+  at: Date,
+): SpendWindow {
+  const start = windowStart(key.budgetPeriod, at);
+  const end = windowEnd(key.budgetPeriod, at);
+  const resetAt =
+    key.spendResetAt && key.spendResetAt >= start && key.spendResetAt <= at
+      ? key.spendResetAt
+      : null;
+  return { start, end, resetAt };
+}
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 

@@ -85,3 +85,14 @@ export const usageDaily = pgTable("usage_daily", rollupColumns, (t) => [
 ]);
 
 export type LedgerRow = typeof usageLedger.$inferSelect;
+
+/** One row per (key, window start) whose housekeeping pass ran: the pass runs exactly once. */
+export const windowResets = pgTable(
+  "window_resets",
+  {
+    keyId: text().notNull(),
+    windowStart: timestamp({ withTimezone: true }).notNull(),
+    ...createdAt,
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.windowStart] })],
+);

@@ -1,7 +1,7 @@
 import type { Db } from "@osm/db/client";
 import { type IngestResult, ingestUsageEvents } from "@osm/db/queries/ingest";
 import { jobNames } from "@osm/jobs/queues";
-import { usageBatchSchema } from "@osm/jobs/usage-event";
+import { type UsageEvent, usageBatchSchema } from "@osm/jobs/usage-event";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import type { z } from "zod";
@@ -36,7 +36,13 @@ function ingestFailure(err: unknown): Error {
   return new Error(`usage batch ingest failed: ${message.slice(0, 500)}${suffix}`);
 }
 
-export type IngestBatchDeps = { db: Db; metrics: WorkerMetrics; log: Logger };
+export type IngestBatchDeps = {
+  db: Db;
+  metrics: WorkerMetrics;
+  log: Logger;
+  /** Runs after the batch committed (limit flips); its failure retries the idempotent batch. */
+  afterIngest?: (events: UsageEvent[]) => Promise<unknown>;
+};
 
 /**
  * Lands one batch of usage events in the ledger and the totals. A payload that fails validation
@@ -45,7 +51,7 @@ export type IngestBatchDeps = { db: Db; metrics: WorkerMetrics; log: Logger };
  * again without the batch in it, and BullMQ retries with the backoff of usageJobOptions; ingest
  * is idempotent, so a retry after a commit whose acknowledgement was lost lands nothing twice.
  */
-export function createIngestBatchProcessor({ db, metrics, log }: IngestBatchDeps) {
+export function createIngestBatchProcessor({ db, metrics, log, afterIngest }: IngestBatchDeps) {
   return async (job: Job<unknown, IngestResult>): Promise<IngestResult> => {
     if (job.name !== jobNames.usageBatch)
       throw new UnrecoverableError(`unknown job name on the usage queue: ${job.name}`);
@@ -63,6 +69,7 @@ export function createIngestBatchProcessor({ db, metrics, log }: IngestBatchDeps
     } finally {
       endTimer();
     }
+    if (afterIngest) await afterIngest(parsed.data.events);
     metrics.events.inc({ result: "inserted" }, result.inserted);
     metrics.events.inc({ result: "duplicate" }, result.duplicates);
     log.debug(

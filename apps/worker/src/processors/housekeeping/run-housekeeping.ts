@@ -1,0 +1,27 @@
+import type { Db } from "@osm/db/client";
+import { clearEndedGraces, resetDueWindows } from "@osm/db/queries/limits";
+import type { Logger } from "pino";
+import type { Publish } from "../../invalidations.ts";
+
+export type HousekeepingResult = { windowResets: number; gracesEnded: number };
+
+/**
+ * One housekeeping pass at `now` (tests pass an injected clock). Idempotent: a worker that
+ * starts after a boundary catches up, and several workers running it clear each key once per
+ * window (recorded in window_resets).
+ */
+export async function runHousekeeping(
+  deps: { db: Db; publish: Publish; log: Logger },
+  now: Date,
+): Promise<HousekeepingResult> {
+  const resets = await resetDueWindows(deps.db, now);
+  for (const r of resets)
+    await deps.publish({ kind: "key", id: r.keyId, version: r.version, event: "changed" });
+  const graces = await clearEndedGraces(deps.db, now);
+  for (const g of graces)
+    await deps.publish({ kind: "key", id: g.keyId, version: g.version, event: "changed" });
+  if (resets.length || graces.length) {
+    deps.log.info({ windowResets: resets.length, gracesEnded: graces.length }, "housekeeping pass");
+  }
+  return { windowResets: resets.length, gracesEnded: graces.length };
+}
