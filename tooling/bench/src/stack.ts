@@ -1,0 +1,195 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createDb } from "@osm/db/client";
+import { runMigrations } from "@osm/db/migrate";
+import { freePort } from "@osm/services/ports";
+import { startPostgres } from "@osm/services/postgres";
+import { startRedis } from "@osm/services/redis";
+import { apiClient, startTestApi, testMasterKey, testSecret } from "@osm/testing/api";
+import { type Child, findPid, spawnTsx, treeCpuSeconds } from "./child.ts";
+
+/** Everything started is undone in reverse order, on success, error and SIGINT alike. */
+export class Cleanup {
+  private steps: { name: string; run: () => unknown }[] = [];
+  private running: Promise<void> | null = null;
+
+  add(name: string, run: () => unknown): void {
+    this.steps.push({ name, run });
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step.run();
+        } catch (err) {
+          process.stderr.write(`bench: cleanup of ${step.name} failed: ${String(err)}\n`);
+        }
+      }
+      this.steps = [];
+    })();
+    return this.running;
+  }
+}
+
+async function waitHealthy(child: Child, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!child.running()) throw new Error(`${child.name} exited during start`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${child.name} not healthy at ${url} after ${timeoutMs} ms`);
+}
+
+export type BenchStack = Awaited<ReturnType<typeof startStack>>;
+
+// The children's stop grace: the proxy flushes usage on SIGTERM, the worker finishes its batch.
+const stopGraceMs = 15_000;
+
+export async function startStack(root: string, cleanup: Cleanup, options: { profileDir?: string }) {
+  const tmp = mkdtempSync(join(tmpdir(), "osm-bench-"));
+  cleanup.add("temp dir", () => rmSync(tmp, { recursive: true, force: true }));
+
+  const [pgPort, redisPort, proxyPort, workerPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const pg = startPostgres({ dataDir: tmp, port: pgPort, ephemeral: true });
+  cleanup.add("postgres", () => pg.stop());
+  // Its own process group: a terminal Ctrl-C must not take Redis away before the proxy has
+  // flushed its usage and the worker has closed (PostgreSQL's postmaster detaches by itself).
+  const redis = await startRedis({ port: redisPort, ownProcessGroup: true });
+  cleanup.add("redis", () => redis.stop());
+
+  // For the CPU columns: the postmaster (its backends are its children) and redis-server,
+  // which retitles itself `redis-server 127.0.0.1:PORT`.
+  const postmaster = Number(
+    readFileSync(join(tmp, "pgdata", "postmaster.pid"), "utf8").split("\n", 1)[0],
+  );
+  const servicePids = [postmaster, findPid(["redis-server", `:${redisPort}`])].filter(
+    (pid): pid is number => typeof pid === "number" && pid > 0,
+  );
+
+  const admin = createDb({ url: pg.adminUrl, max: 1, applicationName: "osm-bench" });
+  await admin.sql.unsafe("create database osm_bench");
+  await admin.close();
+  const databaseUrl = pg.urlFor("osm_bench");
+  await runMigrations(databaseUrl);
+
+  const handle = createDb({ url: databaseUrl, max: 2, applicationName: "osm-bench" });
+  cleanup.add("bench database pool", () => handle.close());
+  // The shape the test helpers take; createTestServices itself needs vitest's inject().
+  const services: Parameters<typeof startTestApi>[0] = {
+    databaseUrl,
+    redisUrl: redis.url,
+    redisPrefix: "bench:",
+    db: handle.db,
+    sql: handle.sql,
+    close: () => handle.close(),
+  };
+
+  const dataDir = join(tmp, "data");
+  mkdirSync(dataDir);
+  const api = await startTestApi(services, { dataDir, logLevel: "warn" });
+  cleanup.add("api", () => api.close());
+
+  // Only what the children need: a DATABASE_URL or OSM_* in the caller's shell must not leak in.
+  const baseEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
+    LOG_LEVEL: "warn",
+  };
+
+  const fake = spawnTsx(
+    "fake-provider",
+    root,
+    "tooling/fake-provider/src/main.ts",
+    { ...baseEnv, FAKE_PROVIDER_PORT: "0", FAKE_PROVIDER_HOST: "127.0.0.1" },
+    { quietStdout: true },
+  );
+  cleanup.add("fake provider", () => fake.stop(stopGraceMs));
+  const announced = await fake.firstLine;
+  const fakeUrl = /https?:\/\/\S+/.exec(announced)?.[0];
+  if (!fakeUrl) throw new Error(`fake provider announced no URL: ${announced}`);
+
+  const worker = spawnTsx("worker", root, "apps/worker/src/main.ts", {
+    ...baseEnv,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    OSM_REDIS_PREFIX: services.redisPrefix,
+    WORKER_METRICS_PORT: String(workerPort),
+  });
+  cleanup.add("worker", () => worker.stop(stopGraceMs));
+
+  const proxy = spawnTsx(
+    "proxy",
+    root,
+    "apps/proxy/src/main.ts",
+    {
+      ...baseEnv,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      OSM_REDIS_PREFIX: services.redisPrefix,
+      OSM_SECRET: testSecret,
+      OSM_DATA_DIR: dataDir,
+      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+      PROXY_PORT: String(proxyPort),
+    },
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
+    options.profileDir ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] } : {},
+  );
+  cleanup.add("proxy", () => proxy.stop(stopGraceMs));
+
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
+  await Promise.all([
+    waitHealthy(proxy, `${proxyUrl}/healthz`, 30_000),
+    waitHealthy(worker, `http://127.0.0.1:${workerPort}/healthz`, 30_000),
+  ]);
+
+  // The default answer (16 tokens) with nothing slow in it: the bench measures the gateway.
+  const scripted = await fetch(`${fakeUrl}/_fake/script`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o-mini", behaviour: { latencyMs: 0, outputTokens: 16 } }),
+  });
+  if (!scripted.ok) throw new Error(`fake provider refused the script: ${scripted.status}`);
+
+  const master = apiClient(api.url, { bearer: testMasterKey });
+  const project = await master.projects.create.mutate({ name: "bench" });
+  await master.providers.create.mutate({
+    projectId: project.id,
+    id: "fake-openai",
+    kind: "openai",
+    baseUrl: `${fakeUrl}/v1`,
+    apiKey: "sk-bench-upstream",
+  });
+  await master.models.importDefaults.mutate({ projectId: project.id });
+  const created = await master.keys.create.mutate({ projectId: project.id, label: "bench" });
+
+  return {
+    sql: handle.sql,
+    fakeUrl,
+    proxyUrl,
+    workerMetricsUrl,
+    secret: created.secret,
+    fake,
+    proxy,
+    worker,
+    /** CPU seconds used so far by PostgreSQL and Redis together. */
+    servicesCpuSeconds: () => (servicePids.length === 2 ? treeCpuSeconds(servicePids) : null),
+    /** Stops the proxy now (a CPU profile is written only when it exits cleanly). */
+    stopProxy: () => proxy.stop(stopGraceMs),
+  };
+}
