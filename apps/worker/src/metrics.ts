@@ -81,7 +81,13 @@ export function createWorkerMetrics(options: { queues: readonly Queue[]; log: Lo
     },
   });
 
-  return { registry, events, jobsFailed, batchSeconds };
+  const repairs = new Counter({
+    name: "osm_worker_reconcile_repairs_total",
+    help: "What reconciliation fixed: counters raised to PostgreSQL's spend, reservations released",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
+  return { registry, events, jobsFailed, batchSeconds, repairs };
 }
 
 /** `/metrics` (Prometheus text) and `/healthz` on a plain node:http server; port 0 picks one. */

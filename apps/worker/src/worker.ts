@@ -1,3 +1,4 @@
+import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
@@ -59,7 +60,17 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const publisher = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   publisher.on("error", (err) => log.debug({ err: String(err) }, "publisher connection error"));
   const publish = createPublisher(publisher, config.redisPrefix);
-  const housekeepingDeps = { db: database.db, publish, log };
+  const housekeepingDeps = {
+    db: database.db,
+    publish,
+    log,
+    reconcile: {
+      db: database.db,
+      counters: new BudgetCounters(publisher, config.redisPrefix),
+      log,
+      repairs: metrics.repairs,
+    },
+  };
   const housekeeping = await startHousekeeping({
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,

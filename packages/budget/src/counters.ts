@@ -1,6 +1,12 @@
 import type { Redis } from "ioredis";
 import { type KeyCounters, keyCounters } from "./redis-keys.ts";
-import { admitScript, extendScript, rebuildScript, settleScript } from "./scripts.ts";
+import {
+  admitScript,
+  extendScript,
+  rebuildScript,
+  reconcileScript,
+  settleScript,
+} from "./scripts.ts";
 
 export type AdmitStatus =
   | "ok"
@@ -49,6 +55,7 @@ type Scripts = {
   osmSettle(...args: (string | number)[]): Promise<string>;
   osmExtend(...args: (string | number)[]): Promise<number>;
   osmRebuild(...args: (string | number)[]): Promise<string>;
+  osmReconcile(...args: (string | number)[]): Promise<[string, string]>;
 };
 
 /**
@@ -142,6 +149,24 @@ export class BudgetCounters {
     );
   }
 
+  /** Raises a drifted counter to PostgreSQL's settled total and releases expired reservations. */
+  async reconcile(
+    keyId: string,
+    windowId: string,
+    settledFromDb: bigint,
+    nowMs: number,
+  ): Promise<{ raisedBy: bigint; expiredReservations: number }> {
+    const k = this.keys(keyId, windowId);
+    const [raised, expired] = await this.redis.osmReconcile(
+      k.budget,
+      k.reservationDeadlines,
+      k.reservationAmounts,
+      settledFromDb.toString(),
+      nowMs,
+    );
+    return { raisedBy: BigInt(raised), expiredReservations: Number(expired) };
+  }
+
   /** Live spend and reservations of one window, or null when Redis holds no counter for it. */
   async read(keyId: string, windowId: string): Promise<{ spent: bigint; reserved: bigint } | null> {
     const [spent, reserved, init] = await this.redis.hmget(
@@ -162,4 +187,5 @@ function defineScripts(redis: Redis) {
   redis.defineCommand("osmSettle", { numberOfKeys: 5, lua: settleScript });
   redis.defineCommand("osmExtend", { numberOfKeys: 1, lua: extendScript });
   redis.defineCommand("osmRebuild", { numberOfKeys: 1, lua: rebuildScript });
+  redis.defineCommand("osmReconcile", { numberOfKeys: 3, lua: reconcileScript });
 }

@@ -159,3 +159,26 @@ redis.call('HSET', KEYS[1], 'init', '1')
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2])) end
 return redis.call('HGET', KEYS[1], 'spent')
 `;
+
+/**
+ * Reconciliation of one counter against PostgreSQL: drift is repaired upwards only (Redis may
+ * hold settlements the worker has not written yet, never less than what is settled), and
+ * reservations past their deadline are released.
+ * KEYS: budget, reservation deadlines, reservation amounts. ARGV: settled nanos from PostgreSQL,
+ * now ms. Returns {raisedBy, expiredReservations}; nothing when the counter does not exist.
+ */
+export const reconcileScript = `
+${expireReservations}
+if redis.call('HEXISTS', KEYS[1], 'init') == 0 then return {'0', '0'} end
+local pg = tonumber(ARGV[1])
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local raised = 0
+if pg > spent then
+  redis.call('HSET', KEYS[1], 'spent', ARGV[1])
+  raised = pg - spent
+end
+local before = redis.call('ZCARD', KEYS[2])
+expire_reservations(KEYS[2], KEYS[3], KEYS[1], tonumber(ARGV[2]))
+local expired = before - redis.call('ZCARD', KEYS[2])
+return {tostring(raised), tostring(expired)}
+`;

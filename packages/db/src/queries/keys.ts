@@ -2,6 +2,7 @@ import { newId } from "@osm/keys/ids";
 import { windowEnd, windowStart } from "@osm/policy/windows";
 import {
   and,
+  asc,
   desc,
   eq,
   gt,
@@ -234,4 +235,20 @@ export async function settledSpend(
     result.get(id)!.window = BigInt(row?.total ?? "0");
   }
   return result;
+}
+
+/** Live keys with a spending limit, by id, a page at a time (for reconciliation). */
+export async function keysWithLimits(db: DbOrTx, afterId: string | undefined, limit: number) {
+  return db
+    .select()
+    .from(apiKeys)
+    .where(
+      and(
+        isNotNull(apiKeys.spendLimit),
+        isNull(apiKeys.revokedAt),
+        afterId ? gt(apiKeys.id, afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(apiKeys.id))
+    .limit(limit);
 }

@@ -2,8 +2,13 @@ import type { Db } from "@osm/db/client";
 import { clearEndedGraces, resetDueWindows } from "@osm/db/queries/limits";
 import type { Logger } from "pino";
 import type { Publish } from "../../invalidations.ts";
+import { type ReconcileResult, reconcileCounters } from "./reconcile.ts";
 
-export type HousekeepingResult = { windowResets: number; gracesEnded: number };
+export type HousekeepingResult = {
+  windowResets: number;
+  gracesEnded: number;
+  reconciled?: ReconcileResult;
+};
 
 /**
  * One housekeeping pass at `now` (tests pass an injected clock). Idempotent: a worker that
@@ -11,7 +16,12 @@ export type HousekeepingResult = { windowResets: number; gracesEnded: number };
  * window (recorded in window_resets).
  */
 export async function runHousekeeping(
-  deps: { db: Db; publish: Publish; log: Logger },
+  deps: {
+    db: Db;
+    publish: Publish;
+    log: Logger;
+    reconcile?: Parameters<typeof reconcileCounters>[0];
+  },
   now: Date,
 ): Promise<HousekeepingResult> {
   const resets = await resetDueWindows(deps.db, now);
@@ -23,5 +33,6 @@ export async function runHousekeeping(
   if (resets.length || graces.length) {
     deps.log.info({ windowResets: resets.length, gracesEnded: graces.length }, "housekeeping pass");
   }
-  return { windowResets: resets.length, gracesEnded: graces.length };
+  const reconciled = deps.reconcile ? await reconcileCounters(deps.reconcile, now) : undefined;
+  return { windowResets: resets.length, gracesEnded: graces.length, reconciled };
 }
