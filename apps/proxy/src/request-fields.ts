@@ -35,10 +35,19 @@ function positiveInt(body: Record<string, unknown>, field: string): number | und
   return value;
 }
 
+const secretLike = /\b(osmt?_|sk-)[A-Za-z0-9_-]{8,}/g;
+
+/** The model name as it may be logged and stored: a secret pasted into it is masked. */
+export function recordedModel(model: string): string {
+  return model.replace(secretLike, "[redacted]");
+}
+
 export function modelField(body: Record<string, unknown>): string {
   const model = body.model;
   if (typeof model !== "string" || model.length === 0)
     throw invalid("model is required and must be a string.", "model");
+  // Model ids are short; a long value is refused before it reaches logs or the ledger.
+  if (model.length > 256) throw invalid("model must be at most 256 characters.", "model");
   return model;
 }
 

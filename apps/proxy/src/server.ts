@@ -53,6 +53,51 @@ function json(res: ServerResponse, status: number, body: unknown) {
     .end(text);
 }
 
+// How much of an oversized body is read and thrown away so the client gets to read its 413
+// before the connection closes; past this the socket is closed regardless.
+const discardAfter413 = { bytes: 256 * 1024 * 1024, ms: 10_000, idleMs: 500 };
+
+/**
+ * The 413 goes out at once with Connection: close, but the socket stays open while the rest of
+ * the upload is discarded as it arrives (never buffered): closing while the client still writes
+ * would make it see a broken pipe instead of the answer.
+ */
+function answerTooLarge(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: GatewayError,
+  requestId: string,
+) {
+  if (res.headersSent) return void res.destroy();
+  const body = JSON.stringify(errorBody(err));
+  res.writeHead(err.status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(body),
+    Connection: "close",
+    "x-request-id": requestId,
+  });
+  res.write(body);
+  let discarded = 0;
+  const finish = () => {
+    clearTimeout(timer);
+    clearTimeout(idle);
+    if (!res.writableEnded) res.end();
+  };
+  const timer = setTimeout(finish, discardAfter413.ms);
+  timer.unref();
+  // A client that sends nothing more (it read the answer, or never meant to send the body).
+  let idle = setTimeout(finish, discardAfter413.idleMs);
+  req.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    clearTimeout(idle);
+    idle = setTimeout(finish, discardAfter413.idleMs);
+    if (discarded > discardAfter413.bytes) finish();
+  });
+  req.once("end", finish);
+  req.once("error", finish);
+  req.resume();
+}
+
 export async function startProxy(
   config: ProxyConfig,
   overrides: { now?: () => Date; lookup?: LookupFn } = {},
@@ -103,7 +148,7 @@ export async function startProxy(
       queue,
       new SpillFile(config.dataDir),
       log,
-      config.redisTimeoutMs * 4,
+      config.redisTimeoutMs,
       () => queueConnection.status === "ready",
     ),
     inflight: new InflightRegistry(),
@@ -213,6 +258,9 @@ export async function startProxy(
     } catch (err) {
       const failure = err instanceof GatewayError ? err : null;
       if (!failure) log.error({ err, requestId }, "request failed");
+      // Refused before a key was known: no ledger row, but a line to find the request id by.
+      if (!record)
+        log.info({ requestId, code: failure?.code ?? "upstream_error" }, "request refused");
       const gatewayError =
         failure ?? new GatewayError("upstream_error", "The gateway failed to serve this request.");
       record?.fail(gatewayError);
@@ -222,9 +270,7 @@ export async function startProxy(
         code: gatewayError.code,
       });
       if (gatewayError.code === "request_too_large") {
-        // Answer now and close: the rest of the body is discarded as it arrives, never buffered.
-        sendError(res, gatewayError, { Connection: "close", "x-request-id": requestId });
-        req.resume();
+        answerTooLarge(req, res, gatewayError, requestId);
       } else if (!res.headersSent) {
         sendError(res, gatewayError, { "x-request-id": requestId });
       } else if (!res.writableEnded) {
@@ -282,12 +328,13 @@ export async function startProxy(
       return sendError(
         res,
         new GatewayError("not_found", `Unknown route ${req.method} ${path.slice(0, 200)}.`),
+        { "x-request-id": newId("request") },
       );
     if (req.method !== method) {
       return sendError(
         res,
         new GatewayError("method_not_allowed", `${path} accepts ${method} only.`),
-        { Allow: method },
+        { Allow: method, "x-request-id": newId("request") },
       );
     }
     void handleGateway(req, res, path as keyof typeof routes);
@@ -304,7 +351,7 @@ export async function startProxy(
           : new GatewayError("invalid_request", "The request is not valid HTTP.");
     const body = JSON.stringify(errorBody(failure));
     socket.end(
-      `HTTP/1.1 ${failure.status} ${failure.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${failure.status} ${failure.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${newId("request")}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
 

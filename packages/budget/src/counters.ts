@@ -30,6 +30,8 @@ export type AdmitRequest = {
   tokenEstimate: number;
   windowTtlSeconds: number;
   nowMs: number;
+  /** The key is marked as having hit its limit: refused after the rate limits. */
+  flagged?: boolean;
 };
 
 export type AdmitResult = {
@@ -96,6 +98,7 @@ export class BudgetCounters {
       r.tokensPerMinute ?? -1,
       r.tokenEstimate,
       r.windowTtlSeconds,
+      r.flagged ? "1" : "0",
     );
     return {
       status,

@@ -5,12 +5,14 @@
 
 /** Drops reservations whose deadline passed (their request crashed or was never settled). */
 const expireReservations = `
+local function fmt(n) return string.format('%.0f', n) end
 local function expire_reservations(deadlines, amounts, budget, now)
   local stale = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now)
   for _, id in ipairs(stale) do
     local amount = redis.call('HGET', amounts, id)
     if amount then
-      redis.call('HINCRBY', budget, 'reserved', -tonumber(amount))
+      -- '0 - n', not '-n': Lua's -0 is not an integer to HINCRBY.
+      redis.call('HINCRBY', budget, 'reserved', 0 - tonumber(amount))
       redis.call('HINCRBY', budget, 'expired', tonumber(amount))
       redis.call('HDEL', amounts, id)
     end
@@ -41,7 +43,8 @@ end
  * KEYS: budget, reservation deadlines, reservation amounts, request log, token log, token
  *       amounts, token total
  * ARGV: now ms, request id, reservation nanos, limit nanos (-1: none), deadline ms,
- *       requests per minute (-1), tokens per minute (-1), token estimate, window ttl s (-1)
+ *       requests per minute (-1), tokens per minute (-1), token estimate, window ttl s (-1),
+ *       flagged (1: the key is marked as having hit its limit)
  * Returns {status, spent, reserved, retryAfterMs}; status is ok | missing | limit_reached |
  * no_fit | rate_requests | rate_tokens.
  */
@@ -64,14 +67,14 @@ if rpm > 0 or tpm > 0 then
   trim_rate_logs(KEYS[4], KEYS[5], KEYS[6], KEYS[7], now - minute)
   if rpm > 0 and redis.call('ZCARD', KEYS[4]) >= rpm then
     local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-    return {'rate_requests', '0', '0', tostring(tonumber(oldest[2]) + minute - now)}
+    return {'rate_requests', '0', '0', fmt(tonumber(oldest[2]) + minute - now)}
   end
   local used = tonumber(redis.call('GET', KEYS[7]) or '0')
   if tpm > 0 and used + tokens > tpm then
     local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
     local wait = minute
     if oldest[2] then wait = tonumber(oldest[2]) + minute - now end
-    return {'rate_tokens', '0', '0', tostring(wait)}
+    return {'rate_tokens', '0', '0', fmt(wait)}
   end
 end
 
@@ -83,9 +86,10 @@ if limit >= 0 then
   expire_reservations(KEYS[2], KEYS[3], KEYS[1], now)
   spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
   reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
-  if spent >= limit then return {'limit_reached', tostring(spent), tostring(reserved), '0'} end
+  -- A key the worker flagged (limit hit) is refused on every model, after the rate limits.
+  if spent >= limit or ARGV[10] == '1' then return {'limit_reached', fmt(spent), fmt(reserved), '0'} end
   if spent + reserved + amount > limit then
-    return {'no_fit', tostring(spent), tostring(reserved), '0'}
+    return {'no_fit', fmt(spent), fmt(reserved), '0'}
   end
   redis.call('HINCRBY', KEYS[1], 'reserved', amount)
   redis.call('ZADD', KEYS[2], deadline, id)
@@ -104,7 +108,7 @@ if rpm > 0 or tpm > 0 then
   redis.call('INCRBY', KEYS[7], tokens)
   for i = 4, 7 do redis.call('PEXPIRE', KEYS[i], 2 * minute) end
 end
-return {'ok', tostring(spent), tostring(reserved), '0'}
+return {'ok', fmt(spent), fmt(reserved), '0'}
 `;
 
 /**
@@ -122,7 +126,7 @@ local spent = 0
 if track then
   local amount = redis.call('HGET', KEYS[3], id)
   if amount then
-    redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(amount))
+    redis.call('HINCRBY', KEYS[1], 'reserved', 0 - tonumber(amount))
     redis.call('HDEL', KEYS[3], id)
     redis.call('ZREM', KEYS[2], id)
   end
@@ -136,7 +140,7 @@ if tokens >= 0 then
     redis.call('INCRBY', KEYS[5], tokens - tonumber(before))
   end
 end
-return tostring(spent)
+return string.format('%.0f', spent)
 `;
 
 /** KEYS: reservation deadlines. ARGV: request id, new deadline ms. Keeps a live stream's hold. */
@@ -152,7 +156,13 @@ return redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1])
 export const rebuildScript = `
 local pg = tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-if pg > current then redis.call('HSET', KEYS[1], 'spent', ARGV[1]) end
+if redis.call('HEXISTS', KEYS[1], 'init') == 0 then
+  -- Settlements that landed after Redis lost the counter are not in PostgreSQL yet (or are,
+  -- and count twice: the safe side). Adding them keeps a restart from allowing an overspend.
+  redis.call('HSET', KEYS[1], 'spent', string.format('%.0f', pg + current))
+elseif pg > current then
+  redis.call('HSET', KEYS[1], 'spent', ARGV[1])
+end
 redis.call('HSETNX', KEYS[1], 'spent', '0')
 redis.call('HSETNX', KEYS[1], 'reserved', '0')
 redis.call('HSET', KEYS[1], 'init', '1')
@@ -180,5 +190,5 @@ end
 local before = redis.call('ZCARD', KEYS[2])
 expire_reservations(KEYS[2], KEYS[3], KEYS[1], tonumber(ARGV[2]))
 local expired = before - redis.call('ZCARD', KEYS[2])
-return {tostring(raised), tostring(expired)}
+return {fmt(raised), fmt(expired)}
 `;

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
 import type { ProxyConfig } from "@osm/proxy/config";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
@@ -15,7 +17,8 @@ export function testProxyConfig(
     redisUrl: services.redisUrl,
     redisPrefix: services.redisPrefix,
     secret: testSecret,
-    dataDir: "/tmp/osm-test-data",
+    // Per test database: proxies of different test files must not replay each other's spill.
+    dataDir: join(tmpdir(), `osm-test-data-${services.redisPrefix.replace(/\W/g, "")}`),
     allowPrivateUpstreams: true,
     maxBodyBytes: 16 * 1024 * 1024,
     upstreamConnectMs: 2_000,
@@ -49,6 +52,10 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
     stalledIntervalMs: 1_000,
     lockDurationMs: 2_000,
     logLevel: "silent",
+    secret: testSecret,
+    allowPrivateUpstreams: true,
+    // Webhook retries after 0.2 s, 0.4 s, … so that a test sees a retried delivery land.
+    alertRetryDelayMs: 200,
   });
 
   /** A fresh project with an OpenAI-kind and an Anthropic-kind provider on the fake, and a key. */

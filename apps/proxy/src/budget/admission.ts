@@ -86,6 +86,7 @@ export class AdmissionControl {
           tokenEstimate: input.promptTokens + outputBound * input.n,
           windowTtlSeconds: window.ttlSeconds,
           nowMs: input.now.getTime(),
+          flagged: key.limitReached,
         });
       } catch (err) {
         this.deps.log.warn({ err, keyId: key.id }, "admission failed: redis unavailable");

@@ -35,10 +35,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       done = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    req.once("error", (err) => {
+    // The client stalled (request timeout) or went away mid-upload: its fault, not the provider's.
+    const clientGone = () => {
       if (done) return;
       done = true;
-      reject(err);
+      reject(new GatewayError("request_timeout", "The request body did not arrive in full."));
+    };
+    req.once("error", clientGone);
+    req.once("aborted", clientGone);
+    req.once("close", () => {
+      if (!req.complete) clientGone();
     });
   });
 }

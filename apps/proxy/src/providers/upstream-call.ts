@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Agent, Dispatcher } from "undici";
 import { GatewayError } from "../errors.ts";
+import { isRefusedLiteral } from "./upstream-agent.ts";
 
 export type UpstreamResponse = {
   status: number;
@@ -20,11 +21,16 @@ export async function callUpstream(
     headers: Record<string, string>;
     body?: string | Buffer;
     signal: AbortSignal;
+    /** A literal IP never goes through the guarded DNS lookup, so it is checked here. */
+    allowPrivate: boolean;
   },
 ): Promise<UpstreamResponse> {
   let response: Dispatcher.ResponseData;
   try {
     const target = new URL(url);
+    if (isRefusedLiteral(target.hostname, init.allowPrivate)) {
+      throw Object.assign(new Error("private upstream address"), { code: "EPRIVATEUPSTREAM" });
+    }
     response = await agent.request({
       origin: target.origin,
       path: target.pathname + target.search,

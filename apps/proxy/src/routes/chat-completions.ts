@@ -18,7 +18,7 @@ import {
   upstreamFailure,
   upstreamStatusError,
 } from "../providers/upstream-call.ts";
-import { type ChatFields, chatFields, parseJsonBody } from "../request-fields.ts";
+import { type ChatFields, chatFields, parseJsonBody, recordedModel } from "../request-fields.ts";
 import { ClientStream } from "../streaming/client-stream.ts";
 import { SseParser } from "../streaming/sse-parser.ts";
 import type { RequestRecord } from "../usage/request-record.ts";
@@ -45,7 +45,7 @@ export async function chatCompletions(route: Route, rawBody: Buffer): Promise<vo
   const { deps, record } = route;
   const body = parseJsonBody(rawBody);
   const fields = chatFields(body);
-  record.model = fields.model;
+  record.model = recordedModel(fields.model);
   record.stream = fields.stream;
   const catalog: ProjectCatalog = await deps.catalogs.get(record.key.projectId);
   const decision = evaluate(
@@ -54,7 +54,8 @@ export async function chatCompletions(route: Route, rawBody: Buffer): Promise<vo
       maxOutputTokens: fields.maxOutputTokens,
       maxOutputTokensParam: fields.maxOutputTokensParam,
     },
-    { ...record.key, spendLimitNanos: record.key.spendLimit },
+    // The limit flag is judged by admission, after the rate limits (the contract's order).
+    { ...record.key, limitReached: false, spendLimitNanos: record.key.spendLimit },
     catalog,
     deps.now(),
   );
@@ -179,6 +180,7 @@ async function forwardOpenAi(route: Route, target: Target) {
     },
     body: JSON.stringify(upstreamBody),
     signal,
+    allowPrivate: deps.config.allowPrivateUpstreams,
   });
   if (upstream.status >= 400)
     throw await failFromStatus(upstream, target, signal, openAiErrorMessage);
@@ -281,6 +283,7 @@ async function forwardAnthropic(route: Route, target: Target) {
     },
     body: JSON.stringify(translated.body),
     signal,
+    allowPrivate: deps.config.allowPrivateUpstreams,
   });
   if (upstream.status >= 400)
     throw await failFromStatus(upstream, target, signal, anthropicErrorMessage);

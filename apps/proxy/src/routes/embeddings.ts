@@ -3,18 +3,19 @@ import { formatUsd } from "@osm/policy/money";
 import { promptTokenBound, requestCost } from "@osm/policy/pricing";
 import { GatewayError } from "../errors.ts";
 import { callUpstream, readAll, upstreamStatusError } from "../providers/upstream-call.ts";
-import { embeddingFields, parseJsonBody } from "../request-fields.ts";
+import { embeddingFields, parseJsonBody, recordedModel } from "../request-fields.ts";
 import type { Route } from "./chat-completions.ts";
 
 export async function embeddings(route: Route, rawBody: Buffer): Promise<void> {
   const { deps, record, res, signal } = route;
   const body = parseJsonBody(rawBody);
   const fields = embeddingFields(body);
-  record.model = fields.model;
+  record.model = recordedModel(fields.model);
   const catalog = await deps.catalogs.get(record.key.projectId);
   const decision = evaluate(
     { model: fields.model },
-    { ...record.key, spendLimitNanos: record.key.spendLimit },
+    // The limit flag is judged by admission, after the rate limits (the contract's order).
+    { ...record.key, limitReached: false, spendLimitNanos: record.key.spendLimit },
     catalog,
     deps.now(),
   );
@@ -49,6 +50,7 @@ export async function embeddings(route: Route, rawBody: Buffer): Promise<void> {
     headers: { authorization: `Bearer ${provider.apiKey}`, "content-type": "application/json" },
     body: JSON.stringify({ ...body, model: model.upstreamModel }),
     signal,
+    allowPrivate: deps.config.allowPrivateUpstreams,
   });
   const buffer = await readAll(upstream.body, undefined, signal);
   if (upstream.status >= 400) {

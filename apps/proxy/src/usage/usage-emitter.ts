@@ -2,10 +2,12 @@ import { enqueueUsageBatch } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
+import { ZodError } from "zod";
 import type { SpillFile } from "./spill-file.ts";
 
 const maxBatch = 500;
 const replayEveryMs = 5_000;
+const suspendAfterFailureMs = 1_000;
 
 type Waiting = { event: UsageEvent; done: () => void };
 
@@ -18,6 +20,8 @@ type Waiting = { event: UsageEvent; done: () => void };
 export class UsageEmitter {
   private waiting: Waiting[] = [];
   private writing = false;
+  /** After a failed enqueue, events go straight to the spill file until then (ms). */
+  private redisSuspendedUntil = 0;
   private readonly replayTimer: NodeJS.Timeout;
   sent = 0;
   spilled = 0;
@@ -56,6 +60,13 @@ export class UsageEmitter {
           await this.enqueue(events);
           this.sent += events.length;
         } catch (err) {
+          if (err instanceof ZodError) {
+            // A malformed event is a gateway bug: spilling it would only fail again on replay.
+            this.log.error({ issues: err.issues.slice(0, 3) }, "usage batch refused by its schema");
+            for (const w of batch) w.done();
+            continue;
+          }
+          this.redisSuspendedUntil = Date.now() + suspendAfterFailureMs;
           this.log.warn(
             { err: String(err), events: events.length },
             "usage spilled to disk: redis unavailable",
@@ -71,7 +82,10 @@ export class UsageEmitter {
   }
 
   private enqueue(events: UsageEvent[]): Promise<void> {
-    if (!this.redisReady()) return Promise.reject(new Error("redis not connected"));
+    // A Redis that hangs would otherwise cost every request the whole timeout.
+    if (!this.redisReady() || Date.now() < this.redisSuspendedUntil) {
+      return Promise.reject(new Error("redis not available"));
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("enqueue timed out")), this.enqueueTimeoutMs);
