@@ -1,5 +1,6 @@
 import { budgetWindow } from "@osm/budget/keys";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { moneyConservation } from "@osm/testing/money";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "./error-body.ts";
 
@@ -168,4 +169,10 @@ describe("budgets", () => {
     expect(key.spendUsd).toBe("0.000016");
     expect(key.reservedUsd).toBe("0");
   });
+});
+
+it("conserves money: every window's ledger costs equal what its counter settled", async () => {
+  const { compared, mismatches } = await moneyConservation(stack.services);
+  expect(mismatches).toEqual([]);
+  expect(compared).toBeGreaterThan(0);
 });

@@ -2,6 +2,7 @@ import { promptTokenBound } from "@osm/policy/pricing";
 import type { KeyPolicy } from "@osm/policy/schemas";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
+import { moneyConservation } from "@osm/testing/money";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Per-key rate limits live in Redis, so they hold across every proxy process; they are checked
@@ -181,4 +182,10 @@ describe("rate limits before the budget", () => {
       code: "spending_limit_reached",
     });
   });
+});
+
+it("conserves money: every window's ledger costs equal what its counter settled", async () => {
+  const { compared, mismatches } = await moneyConservation(stack.services);
+  expect(mismatches).toEqual([]);
+  expect(compared).toBeGreaterThan(0);
 });

@@ -3,6 +3,7 @@ import { budgetWindow } from "@osm/budget/keys";
 import type { BudgetPeriod } from "@osm/policy/windows";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
+import { moneyConservation } from "@osm/testing/money";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -232,4 +233,10 @@ describe("keys.resetSpend", () => {
     const key = await stack.master.keys.get.query({ id: t.key.id });
     expect(key.spendUsd).toBe("0.000016");
   });
+});
+
+it("conserves money: every window's ledger costs equal what its counter settled", async () => {
+  const { compared, mismatches } = await moneyConservation(stack.services);
+  expect(mismatches).toEqual([]);
+  expect(compared).toBeGreaterThan(0);
 });
