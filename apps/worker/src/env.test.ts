@@ -4,6 +4,7 @@ import { parseWorkerEnv } from "./env.ts";
 const base = {
   DATABASE_URL: "postgres://osm@127.0.0.1:5432/osm",
   REDIS_URL: "redis://127.0.0.1:6379",
+  OSM_SECRET: "a-worker-secret-of-at-least-32-characters",
 };
 
 describe("parseWorkerEnv", () => {
@@ -19,6 +20,9 @@ describe("parseWorkerEnv", () => {
         stalledIntervalMs: 30_000,
         lockDurationMs: 30_000,
         logLevel: "info",
+        secret: base.OSM_SECRET,
+        allowPrivateUpstreams: false,
+        retentionDays: 30,
       },
     });
   });
@@ -26,12 +30,17 @@ describe("parseWorkerEnv", () => {
   it.each([
     ["DATABASE_URL", { DATABASE_URL: undefined }],
     ["REDIS_URL", { REDIS_URL: "not a url" }],
+    ["OSM_SECRET", { OSM_SECRET: undefined }],
+    ["OSM_SECRET", { OSM_SECRET: "too-short" }],
+    ["OSM_ALLOW_PRIVATE_UPSTREAMS", { OSM_ALLOW_PRIVATE_UPSTREAMS: "yes" }],
     ["WORKER_METRICS_PORT", { WORKER_METRICS_PORT: "70000" }],
     ["WORKER_CONCURRENCY", { WORKER_CONCURRENCY: "0" }],
     ["WORKER_CONCURRENCY", { WORKER_CONCURRENCY: "four" }],
     ["WORKER_STALLED_INTERVAL_MS", { WORKER_STALLED_INTERVAL_MS: "5" }],
     ["WORKER_LOCK_DURATION_MS", { WORKER_LOCK_DURATION_MS: "1.5" }],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }],
+    ["OSM_LOG_RETENTION_DAYS", { OSM_LOG_RETENTION_DAYS: "0" }],
+    ["OSM_LOG_RETENTION_DAYS", { OSM_LOG_RETENTION_DAYS: "1.5" }],
   ])("names %s in one line when it is invalid", (name, change) => {
     const result = parseWorkerEnv({ ...base, ...change });
     expect(result.ok).toBe(false);

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTotals, totalsOf, usageEvent, waitFor } from "./test-support.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
+// This file's database is fresh: the first worker to start records this secret's check value.
+const secret = "worker-main-test-secret-0123456789abcdef";
 
 let services: TestServices;
 let redis: Redis;
@@ -46,6 +48,7 @@ function spawnWorker(concurrency: number, extraEnv: Record<string, string> = {})
       DATABASE_URL: services.databaseUrl,
       REDIS_URL: services.redisUrl,
       OSM_REDIS_PREFIX: services.redisPrefix,
+      OSM_SECRET: secret,
       WORKER_METRICS_PORT: "0",
       WORKER_CONCURRENCY: String(concurrency),
       // A dead worker's lock lapses after 2 s and the next stalled check (every 0.5 s) puts
@@ -80,6 +83,7 @@ describe("worker process", () => {
         ...process.env,
         DATABASE_URL: services.databaseUrl,
         REDIS_URL: services.redisUrl,
+        OSM_SECRET: secret,
         WORKER_CONCURRENCY: "many",
       },
     });

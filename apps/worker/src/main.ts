@@ -1,12 +1,16 @@
 import { parseWorkerEnv } from "./env.ts";
-import { startWorker } from "./worker.ts";
+import { startWorker, WorkerStartError } from "./worker.ts";
 
 const env = parseWorkerEnv(process.env);
 if (!env.ok) {
   console.error(env.line);
   process.exit(1);
 }
-const worker = await startWorker(env.config);
+const worker = await startWorker(env.config).catch((err: unknown) => {
+  if (!(err instanceof WorkerStartError)) throw err;
+  console.error(err.line);
+  process.exit(1);
+});
 worker.log.info(
   { metricsPort: worker.metricsPort, concurrency: env.config.concurrency },
   "worker started",

@@ -3,6 +3,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import type { TestServices } from "@osm/testing/context";
 
+const DAY_MS = 86_400_000;
+/**
+ * Yesterday 23:00 UTC, so that a run of events crosses a UTC midnight. Recent on purpose: a
+ * worker's housekeeping drops ledger days older than its retention (30 days by default).
+ */
+const firstAdmittedAt = Math.floor(Date.now() / DAY_MS) * DAY_MS - 3_600_000;
+
 /**
  * An allowed request whose cost varies by index, so that sums catch a lost or doubled row.
  * `run` namespaces request and key ids, so that the tests of one file count only their own.
@@ -23,7 +30,7 @@ export function usageEvent(run: string, index: number, overrides: Partial<UsageE
     costNanos: String(1_000_003 * (index + 1)),
     reservedNanos: "90000000",
     latencyMs: 25,
-    admittedAt: new Date(Date.UTC(2025, 2, 1, 23, 0, 0) + index * 1_000).toISOString(),
+    admittedAt: new Date(firstAdmittedAt + index * 1_000).toISOString(),
     ...overrides,
   } satisfies UsageEvent;
 }

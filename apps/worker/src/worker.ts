@@ -1,12 +1,18 @@
 import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
+import { verifySecretCheck } from "@osm/db/secret-check";
+import { createCryptoBox } from "@osm/keys/crypto-box";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { createPublisher } from "./invalidations.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
+import { createAlertDeliveryProcessor } from "./processors/alerts/deliver.ts";
+import { checkAlertThresholds } from "./processors/alerts/thresholds.ts";
+import { createLedgerRetention } from "./processors/housekeeping/retention.ts";
 import { runHousekeeping } from "./processors/housekeeping/run-housekeeping.ts";
 import { createIngestBatchProcessor } from "./processors/usage/ingest-batch.ts";
 import { flipLimits } from "./processors/usage/limit-flips.ts";
+import { createAlertsQueue, createAlertsWorker } from "./queues/alerts.ts";
 import { startHousekeeping } from "./queues/housekeeping.ts";
 import { createUsageQueue, createUsageWorker } from "./queues/usage.ts";
 
@@ -21,9 +27,30 @@ export type WorkerConfig = {
   stalledIntervalMs: number;
   lockDurationMs: number;
   logLevel: string;
+  /** OSM_LOG_RETENTION_DAYS: whole UTC days of ledger kept before today (default 30). */
+  retentionDays?: number;
   /** Injected clock for tests; the housekeeping scheduler passes its own now otherwise. */
   now?: () => Date;
+  /**
+   * OSM_SECRET: opens the webhooks' signing secrets, and must match the database's check value.
+   * main.ts always passes it; a worker started without it (some tests) sends no budget alerts.
+   */
+  secret?: string;
+  /** OSM_ALLOW_PRIVATE_UPSTREAMS: lets webhooks reach loopback and private addresses. */
+  allowPrivateUpstreams?: boolean;
+  /** Base delay of the webhook retries' exponential backoff (tests shorten it). */
+  alertRetryDelayMs?: number;
 };
+
+/** The worker cannot run as configured; `line` is the one line main.ts prints. */
+export class WorkerStartError extends Error {
+  constructor(readonly line: string) {
+    super(line);
+  }
+}
+
+/** Bounds one webhook attempt, from connecting to the end of the response. */
+const WEBHOOK_TIMEOUT_MS = 5_000;
 
 export type RunningWorker = {
   /** One housekeeping pass at `now`, as the scheduler runs it (tests inject the clock). */
@@ -39,12 +66,33 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const log = pino({ level: config.logLevel, base: { app: "worker" } });
   const database = createDb({
     url: config.databaseUrl,
-    // One connection per concurrent batch, plus one spare so a slow batch never starves another.
-    max: config.concurrency + 1,
+    // One connection per concurrent batch, plus spares so that a slow batch never starves
+    // another and webhook deliveries (which hold none while they wait on the network) get one.
+    max: config.concurrency + 2,
     applicationName: "osm-worker",
   });
+  const box = config.secret === undefined ? null : createCryptoBox(config.secret);
+  if (box) {
+    let matches: boolean;
+    try {
+      matches = await verifySecretCheck(database.db, box);
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+    if (!matches) {
+      await database.close();
+      throw new WorkerStartError(
+        "osm worker: invalid OSM_SECRET: it does not match the secret this database was set up with",
+      );
+    }
+  }
+  if (!box) log.info("no OSM_SECRET given: budget alerts are not sent by this worker");
   const usageQueue = createUsageQueue(config.redisUrl, config.redisPrefix);
-  const metrics = createWorkerMetrics({ queues: [usageQueue.queue], log });
+  const alertsQueue = createAlertsQueue(config.redisUrl, config.redisPrefix, {
+    ...(config.alertRetryDelayMs !== undefined ? { retryDelayMs: config.alertRetryDelayMs } : {}),
+  });
+  const metrics = createWorkerMetrics({ queues: [usageQueue.queue, alertsQueue.queue], log });
 
   // Bind the port before taking jobs: a worker that cannot serve metrics should not start.
   let server: Awaited<ReturnType<typeof serveMetrics>>;
@@ -52,6 +100,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     server = await serveMetrics(metrics.registry, config.metricsPort, log);
   } catch (err) {
     await usageQueue.close();
+    await alertsQueue.close();
     await database.close();
     throw err;
   }
@@ -70,6 +119,11 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       log,
       repairs: metrics.repairs,
     },
+    retention: createLedgerRetention({
+      db: database.db,
+      log,
+      retentionDays: config.retentionDays ?? 30,
+    }),
   };
   const housekeeping = await startHousekeeping({
     redisUrl: config.redisUrl,
@@ -88,11 +142,39 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       db: database.db,
       metrics,
       log,
-      afterIngest: (events) => flipLimits({ db: database.db, publish, log, now }, events),
+      afterIngest: async (events) => {
+        // Flags first: a key refused at its limit is flagged before the 100 % check reads it.
+        await flipLimits({ db: database.db, publish, log, now }, events);
+        if (box)
+          await checkAlertThresholds(
+            { db: database.db, enqueue: alertsQueue.enqueue, log, now },
+            events,
+          );
+      },
     }),
     metrics,
     log,
   });
+
+  const alerts = box
+    ? createAlertsWorker({
+        redisUrl: config.redisUrl,
+        redisPrefix: config.redisPrefix,
+        concurrency: config.concurrency,
+        stalledIntervalMs: config.stalledIntervalMs,
+        lockDurationMs: config.lockDurationMs,
+        processor: createAlertDeliveryProcessor({
+          db: database.db,
+          box,
+          allowPrivate: config.allowPrivateUpstreams ?? false,
+          timeoutMs: WEBHOOK_TIMEOUT_MS,
+          log,
+          now,
+        }),
+        metrics,
+        log,
+      })
+    : null;
 
   let closing: Promise<void> | undefined;
   return {
@@ -103,10 +185,12 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       closing ??= (async () => {
         // The active batches finish (and commit) before the pool they use goes away.
         await usage.close();
+        await alerts?.close();
         await housekeeping.close();
         publisher.disconnect();
         await server.close();
         await usageQueue.close();
+        await alertsQueue.close();
         await database.close();
       })();
       return closing;

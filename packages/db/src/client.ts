@@ -16,6 +16,10 @@ export function createDb(options: CreateDbOptions) {
     connection: { application_name: options.applicationName ?? "osm" },
     // bigint columns arrive as JS bigint: money is never a float.
     types: { bigint: postgres.BigInt },
+    // Reconnect delay after failed connects, in seconds. postgres.js's default grows to 20 s
+    // and a connection keeps the delay it drew even once the server is back, so a query after
+    // a short outage could wait that long; attempts against a down server are cheap.
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
   });
   const db = drizzle(sql, { schema, casing: "snake_case" });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

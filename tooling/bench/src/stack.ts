@@ -128,6 +128,8 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
     DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,
     OSM_REDIS_PREFIX: services.redisPrefix,
+    OSM_SECRET: testSecret,
+    OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
     WORKER_METRICS_PORT: String(workerPort),
   });
   cleanup.add("worker", () => worker.stop(stopGraceMs));

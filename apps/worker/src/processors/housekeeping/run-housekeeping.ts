@@ -3,11 +3,14 @@ import { clearEndedGraces, resetDueWindows } from "@osm/db/queries/limits";
 import type { Logger } from "pino";
 import type { Publish } from "../../invalidations.ts";
 import { type ReconcileResult, reconcileCounters } from "./reconcile.ts";
+import type { LedgerRetention } from "./retention.ts";
 
 export type HousekeepingResult = {
   windowResets: number;
   gracesEnded: number;
   reconciled?: ReconcileResult;
+  /** Ledger rows of expired days dropped by this pass (OSM_LOG_RETENTION_DAYS). */
+  ledgerRowsDropped: number;
 };
 
 /**
@@ -21,6 +24,7 @@ export async function runHousekeeping(
     publish: Publish;
     log: Logger;
     reconcile?: Parameters<typeof reconcileCounters>[0];
+    retention?: LedgerRetention;
   },
   now: Date,
 ): Promise<HousekeepingResult> {
@@ -34,5 +38,7 @@ export async function runHousekeeping(
     deps.log.info({ windowResets: resets.length, gracesEnded: graces.length }, "housekeeping pass");
   }
   const reconciled = deps.reconcile ? await reconcileCounters(deps.reconcile, now) : undefined;
-  return { windowResets: resets.length, gracesEnded: graces.length, reconciled };
+  // Last: on the first pass of a day it may take a while, and nothing above waits for it.
+  const ledgerRowsDropped = deps.retention ? await deps.retention(now) : 0;
+  return { windowResets: resets.length, gracesEnded: graces.length, reconciled, ledgerRowsDropped };
 }

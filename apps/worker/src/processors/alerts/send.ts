@@ -1,0 +1,121 @@
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import { isPrivateAddress } from "@osm/policy/addresses";
+
+export type LookupFn = typeof dnsLookup;
+
+/** A refusal or failure to send; the message is safe to store (no secret, no body). */
+export class WebhookError extends Error {}
+
+/**
+ * The address rule at connect time, as the proxy applies it to providers: every address the
+ * webhook's host resolves to is checked before a socket is opened, so a DNS answer that changed
+ * after `alerts.set` checked the URL cannot point the worker at a private network.
+ */
+export function guardedLookup(allowPrivate: boolean, resolve: LookupFn = dnsLookup): LookupFn {
+  const guarded = (hostname: string, options: unknown, callback: unknown) => {
+    const cb = (typeof options === "function" ? options : callback) as (
+      err: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void;
+    const opts = (typeof options === "function" ? {} : (options ?? {})) as { all?: boolean };
+    resolve(hostname, { all: true }, (err, addresses) => {
+      if (err) return cb(err, []);
+      const list = addresses as LookupAddress[];
+      if (!allowPrivate && (list.length === 0 || list.some((a) => isPrivateAddress(a.address)))) {
+        const refused = Object.assign(
+          new Error(`webhook host ${hostname} resolves to a loopback or private address`),
+          { code: "EPRIVATEUPSTREAM" },
+        );
+        return cb(refused, []);
+      }
+      if (opts.all) return cb(null, list);
+      const first = list[0]!;
+      cb(null, first.address, first.family);
+    });
+  };
+  return guarded as unknown as LookupFn;
+}
+
+export type SendOptions = {
+  allowPrivate: boolean;
+  timeoutMs: number;
+  lookup?: LookupFn;
+};
+
+/**
+ * POSTs `body` to `rawUrl` and resolves with the response status once the response has been read
+ * (and discarded). Redirects are not followed: a 3xx is an answer like any other non-2xx. Rejects
+ * with a WebhookError on a refused address, a connection failure or the timeout, which bounds
+ * the whole exchange.
+ */
+export function postWebhook(
+  rawUrl: string,
+  body: string,
+  headers: Record<string, string>,
+  options: SendOptions,
+): Promise<number> {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    return Promise.reject(new WebhookError("webhook url is not a valid URL"));
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return Promise.reject(new WebhookError("webhook url must use http or https"));
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  // A literal address never goes through lookup: it is checked here instead.
+  if (!options.allowPrivate && isIP(host) !== 0 && isPrivateAddress(host))
+    return Promise.reject(
+      new WebhookError(
+        `webhook host ${host} is a loopback or private address (set OSM_ALLOW_PRIVATE_UPSTREAMS=true to allow)`,
+      ),
+    );
+
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise<number>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, status?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(status!);
+    };
+    const req = send(
+      url,
+      {
+        method: "POST",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        lookup: guardedLookup(options.allowPrivate, options.lookup),
+        // One connection per delivery, closed after it: nothing lingers past the worker's close.
+        agent: false,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.on("error", (err) => finish(describe(err)));
+        res.on("end", () => finish(null, status));
+        res.on("close", () => {
+          if (!res.complete) finish(new WebhookError("webhook response ended early"));
+        });
+        res.resume();
+      },
+    );
+    const timer = setTimeout(() => {
+      finish(new WebhookError(`webhook timed out after ${options.timeoutMs} ms`));
+      req.destroy();
+    }, options.timeoutMs);
+    req.on("error", (err) => finish(describe(err)));
+    req.end(body);
+  });
+}
+
+function describe(err: Error): WebhookError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EPRIVATEUPSTREAM")
+    return new WebhookError(`${err.message} (set OSM_ALLOW_PRIVATE_UPSTREAMS=true to allow)`);
+  return new WebhookError(`webhook request failed: ${err.message.slice(0, 200)}`);
+}
