@@ -14,7 +14,8 @@ const types: Record<string, string> = {
 };
 
 const fallbackPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>osm</title></head>
-<body><main><h1>osm</h1><p>The dashboard is not built yet: run <code>pnpm --filter @osm/dashboard build</code>.</p></main></body></html>`;
+<body><main><h1>osm</h1><p>The management API is at <code>/trpc</code>. No dashboard build is present in
+<code>OSM_DASHBOARD_DIR</code>; use the typed client (<code>@osm/client</code>) or the API meanwhile.</p></main></body></html>`;
 
 /** Serves the built dashboard; unknown paths get index.html so client-side routes work on reload. */
 export function serveDashboard(dir: string | undefined, req: IncomingMessage, res: ServerResponse) {
