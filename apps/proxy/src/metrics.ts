@@ -35,6 +35,11 @@ export function createProxyMetrics() {
       help: "Highest change version received from invalidations (propagation is asserted on it)",
       registers: [registry],
     }),
+    overReservation: new Counter({
+      name: "osm_proxy_usage_over_reservation_total",
+      help: "Requests whose provider reported more usage than was reserved (charged in full)",
+      registers: [registry],
+    }),
     inflight: new Gauge({
       name: "osm_proxy_inflight",
       help: "Requests in flight",

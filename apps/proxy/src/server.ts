@@ -220,6 +220,10 @@ export async function startProxy(
         if (extender) clearInterval(extender);
         if (!record) return;
         if (record.admission) {
+          // Charged in full all the same; counted so an operator sees a bound that did not hold.
+          if (record.admission.trackSpend && record.cost > record.admission.reserved) {
+            metrics.overReservation.inc();
+          }
           await deps.admission.settle(
             record.admission,
             record.cost,

@@ -171,6 +171,21 @@ describe("budgets", () => {
   });
 });
 
+it("charges a provider's usage above the reservation in full and counts it", async () => {
+  const t = await budgetTenant(costNanos * 100n);
+  const metric = async () => {
+    const text = await (await fetch(`${stack.proxies[0]!.url}/metrics`)).text();
+    return Number(/^osm_proxy_usage_over_reservation_total (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await metric();
+  stack.fake.script(t.upstreamModel, { usageOverride: { completion_tokens: 50 } });
+  expect((await call(t.secret, 0, { max_tokens: 16 })).status).toBe(200);
+  expect(await metric()).toBe(before + 1);
+  const key = await stack.master.keys.get.query({ id: t.key.id });
+  // 50 tokens at $1 per 1M, not the 16 reserved.
+  expect(key.spendUsd).toBe("0.00005");
+});
+
 it("conserves money: every window's ledger costs equal what its counter settled", async () => {
   const { compared, mismatches } = await moneyConservation(stack.services);
   expect(mismatches).toEqual([]);
