@@ -1,3 +1,4 @@
+import type { LookupAddress, lookup } from "node:dns";
 import { isIP } from "node:net";
 
 // Pure classification of IP literals for the upstream address rule (SSRF): loopback, private,
@@ -85,4 +86,48 @@ export function isPrivateAddress(ip: string): boolean {
   if (family === 4) return isPrivateIpv4(ip);
   if (family === 6) return isPrivateIpv6(ip);
   return true;
+}
+
+export type LookupFn = typeof lookup;
+
+/**
+ * Wraps a DNS resolver (the caller passes node:dns's lookup) so that every address a host
+ * resolves to is checked before a socket is opened: the address rule enforced at connect time,
+ * where a DNS answer that changed after a URL was registered cannot slip past it.
+ * `what` names the host in the error ("upstream", "webhook").
+ */
+export function guardedLookup(
+  allowPrivate: boolean,
+  resolve: LookupFn,
+  what = "upstream",
+): LookupFn {
+  const guarded = (hostname: string, options: unknown, callback: unknown) => {
+    const cb = (typeof options === "function" ? options : callback) as (
+      err: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void;
+    const opts = (typeof options === "function" ? {} : (options ?? {})) as { all?: boolean };
+    resolve(hostname, { all: true }, (err, addresses) => {
+      if (err) return cb(err, []);
+      const list = addresses as LookupAddress[];
+      if (!allowPrivate && (list.length === 0 || list.some((a) => isPrivateAddress(a.address)))) {
+        const refused = Object.assign(
+          new Error(`${what} host ${hostname} resolves to a loopback or private address`),
+          { code: "EPRIVATEUPSTREAM" },
+        );
+        return cb(refused, []);
+      }
+      if (opts.all) return cb(null, list);
+      const first = list[0]!;
+      cb(null, first.address, first.family);
+    });
+  };
+  return guarded as unknown as LookupFn;
+}
+
+/** A literal IP host never goes through a lookup: the same rule, applied to the literal. */
+export function isRefusedLiteral(hostname: string, allowPrivate: boolean): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  return !allowPrivate && isIP(host) !== 0 && isPrivateAddress(host);
 }

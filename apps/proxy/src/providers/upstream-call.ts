@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { isRefusedLiteral } from "@osm/policy/addresses";
 import type { Agent, Dispatcher } from "undici";
 import { GatewayError } from "../errors.ts";
-import { isRefusedLiteral } from "./upstream-agent.ts";
 
 export type UpstreamResponse = {
   status: number;

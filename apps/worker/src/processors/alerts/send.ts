@@ -1,44 +1,12 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { lookup as dnsLookup } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { isIP } from "node:net";
-import { isPrivateAddress } from "@osm/policy/addresses";
+import { guardedLookup, isRefusedLiteral, type LookupFn } from "@osm/policy/addresses";
 
-export type LookupFn = typeof dnsLookup;
+export type { LookupFn };
 
 /** A refusal or failure to send; the message is safe to store (no secret, no body). */
 export class WebhookError extends Error {}
-
-/**
- * The address rule at connect time, as the proxy applies it to providers: every address the
- * webhook's host resolves to is checked before a socket is opened, so a DNS answer that changed
- * after `alerts.set` checked the URL cannot point the worker at a private network.
- */
-export function guardedLookup(allowPrivate: boolean, resolve: LookupFn = dnsLookup): LookupFn {
-  const guarded = (hostname: string, options: unknown, callback: unknown) => {
-    const cb = (typeof options === "function" ? options : callback) as (
-      err: NodeJS.ErrnoException | null,
-      address: string | LookupAddress[],
-      family?: number,
-    ) => void;
-    const opts = (typeof options === "function" ? {} : (options ?? {})) as { all?: boolean };
-    resolve(hostname, { all: true }, (err, addresses) => {
-      if (err) return cb(err, []);
-      const list = addresses as LookupAddress[];
-      if (!allowPrivate && (list.length === 0 || list.some((a) => isPrivateAddress(a.address)))) {
-        const refused = Object.assign(
-          new Error(`webhook host ${hostname} resolves to a loopback or private address`),
-          { code: "EPRIVATEUPSTREAM" },
-        );
-        return cb(refused, []);
-      }
-      if (opts.all) return cb(null, list);
-      const first = list[0]!;
-      cb(null, first.address, first.family);
-    });
-  };
-  return guarded as unknown as LookupFn;
-}
 
 export type SendOptions = {
   allowPrivate: boolean;
@@ -66,12 +34,11 @@ export function postWebhook(
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
     return Promise.reject(new WebhookError("webhook url must use http or https"));
-  const host = url.hostname.replace(/^\[|\]$/g, "");
   // A literal address never goes through lookup: it is checked here instead.
-  if (!options.allowPrivate && isIP(host) !== 0 && isPrivateAddress(host))
+  if (isRefusedLiteral(url.hostname, options.allowPrivate))
     return Promise.reject(
       new WebhookError(
-        `webhook host ${host} is a loopback or private address (set OSM_ALLOW_PRIVATE_UPSTREAMS=true to allow)`,
+        `webhook host ${url.hostname} is a loopback or private address (set OSM_ALLOW_PRIVATE_UPSTREAMS=true to allow)`,
       ),
     );
 
@@ -90,7 +57,7 @@ export function postWebhook(
       {
         method: "POST",
         headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
-        lookup: guardedLookup(options.allowPrivate, options.lookup),
+        lookup: guardedLookup(options.allowPrivate, options.lookup ?? dnsLookup, "webhook"),
         // One connection per delivery, closed after it: nothing lingers past the worker's close.
         agent: false,
       },
