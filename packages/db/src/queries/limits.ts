@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, lte, or } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, or } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { nextVersion } from "../schema/columns.ts";
 import { apiKeys } from "../schema/keys.ts";
@@ -136,4 +136,19 @@ export async function clearEndedGraces(
     )
     .returning({ keyId: apiKeys.id, version: apiKeys.version });
   return rows;
+}
+
+/** Of these keys, the ones with a limit that are not flagged yet. */
+export async function flaggableKeyIds(db: DbOrTx, keyIds: string[]): Promise<string[]> {
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(
+      and(
+        inArray(apiKeys.id, keyIds),
+        isNotNull(apiKeys.spendLimit),
+        eq(apiKeys.limitReached, false),
+      ),
+    );
+  return rows.map((r) => r.id);
 }

@@ -1,5 +1,5 @@
 import type { Db } from "@osm/db/client";
-import { flagLimitReached } from "@osm/db/queries/limits";
+import { flaggableKeyIds, flagLimitReached } from "@osm/db/queries/limits";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import type { Logger } from "pino";
 import type { Publish } from "../../invalidations.ts";
@@ -22,8 +22,12 @@ export async function flipLimits(
       refusedAt: e.limitHit && e.limitNanos ? BigInt(e.limitNanos) : (seen?.refusedAt ?? null),
     });
   }
+  if (latest.size === 0) return 0;
+  // One query narrows the batch to keys that can still be flagged; most keys have no limit.
+  const candidates = new Set(await flaggableKeyIds(deps.db, [...latest.keys()]));
   let flagged = 0;
   for (const [keyId, { at, refusedAt }] of latest) {
+    if (!candidates.has(keyId)) continue;
     const result = await flagLimitReached(deps.db, {
       keyId,
       at,
