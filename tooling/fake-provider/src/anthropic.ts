@@ -130,15 +130,17 @@ function messages(request: WireRequest): Reply {
   const toolUseId = vendorId("toolu_");
   const stopReason = stopReasons[completion.end];
   const stopSequence = completion.kind === "text" ? completion.stopSequence : null;
+  // Anthropic reports cache reads apart from input_tokens; the override's cached share moves there.
+  const cached = Math.min(input, behaviour.usageOverride?.cached_tokens ?? 0);
   const usage = (inputTokens: number, outputTokens: number) =>
     behaviour.omitUsage
       ? {}
       : {
           usage: {
-            input_tokens: inputTokens,
+            input_tokens: inputTokens - cached,
             output_tokens: outputTokens,
             cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
+            cache_read_input_tokens: cached,
           },
         };
   const envelope = { id, type: "message", role: "assistant", model };

@@ -11,7 +11,21 @@ export type ToolCallScript = {
   arguments: string | Record<string, unknown>;
 };
 
-export type UsageOverride = { prompt_tokens?: number; completion_tokens?: number };
+// cached_tokens is part of prompt_tokens and reasoning_tokens part of completion_tokens, as
+// OpenAI reports them.
+export type UsageOverride = {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+};
+
+const usageOverrideKeys = new Set([
+  "prompt_tokens",
+  "completion_tokens",
+  "cached_tokens",
+  "reasoning_tokens",
+]);
 
 // Plain JSON so a test in another process can send it over `POST /_fake/script`.
 export type Behaviour = {
@@ -37,6 +51,9 @@ export type Behaviour = {
   text?: string;
   authFail?: boolean;
   badJson?: boolean;
+  // Responses API only: the response ends with status "failed" (`response.failed` when streamed)
+  // after its output, as when the model errors mid-generation.
+  failed?: boolean;
 };
 
 type FieldCheck = { expected: string; test: (value: unknown) => boolean };
@@ -76,12 +93,12 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   comments: boolean,
   omitUsage: boolean,
   usageOverride: {
-    expected: "{prompt_tokens?, completion_tokens?} with non-negative integers",
+    expected:
+      "{prompt_tokens?, completion_tokens?, cached_tokens?, reasoning_tokens?} with non-negative integers",
     test: (value) =>
       isRecord(value) &&
       Object.entries(value).every(
-        ([key, count]) =>
-          (key === "prompt_tokens" || key === "completion_tokens") && isNonNegativeInteger(count),
+        ([key, count]) => usageOverrideKeys.has(key) && isNonNegativeInteger(count),
       ),
   },
   toolCall: {
@@ -95,6 +112,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   text: { expected: "a string", test: (value) => typeof value === "string" },
   authFail: boolean,
   badJson: boolean,
+  failed: boolean,
 };
 
 function isBehaviourKey(key: string): key is keyof Behaviour {
