@@ -26,6 +26,8 @@ export type AdmissionInput = {
   promptTokens: number;
   /** The client's explicit max_tokens / max_completion_tokens, never lowered silently. */
   explicitOutput: number | undefined;
+  /** The field the client set it in, named by a refusal (max_tokens when absent). */
+  outputParam?: string | undefined;
   /** The bound without a budget: min(model, key policy). */
   defaultOutput: number;
   n: number;
@@ -133,9 +135,9 @@ export class AdmissionControl {
             throw new GatewayError(
               "spending_limit_reached",
               affordable > 0
-                ? `Spending Limit Reached: max_tokens ${input.explicitOutput} could exceed this key's remaining budget; at most ${affordable} tokens fit.`
+                ? `Spending Limit Reached: ${input.outputParam ?? "max_tokens"} ${input.explicitOutput} could exceed this key's remaining budget; at most ${affordable} tokens fit.`
                 : `Spending Limit Reached: this request could exceed this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)}.`,
-              { param: "max_tokens" },
+              { param: input.outputParam ?? "max_tokens" },
             );
           }
           if (affordable < this.deps.config.minOutputTokens) {

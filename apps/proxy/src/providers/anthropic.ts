@@ -551,7 +551,11 @@ export function fromAnthropicResponse(
 
   const reported = readUsage(json["usage"]);
   const usage: TokenUsage = reported
-    ? { inputTokens: promptTokens(reported), outputTokens: reported.output }
+    ? {
+        inputTokens: promptTokens(reported),
+        outputTokens: reported.output,
+        cachedInputTokens: reported.cacheRead,
+      }
     : // Real answers always carry usage; without it the output is estimated like a stream's
       // (one token per word, one per tool call plus one per 4 code points of arguments) and
       // the prompt is unknown here.
@@ -733,6 +737,7 @@ export function createAnthropicStreamTranslator(
   const usage = (): TokenUsage => ({
     inputTokens: promptTokens(prompt),
     outputTokens: reportedOutput ?? countedOutput,
+    cachedInputTokens: prompt.cacheRead,
   });
 
   return {

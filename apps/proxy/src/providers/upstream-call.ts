@@ -17,7 +17,7 @@ export async function callUpstream(
   agent: Agent,
   url: string,
   init: {
-    method: "POST" | "GET";
+    method: "POST" | "GET" | "DELETE";
     headers: Record<string, string>;
     body?: string | Buffer;
     signal: AbortSignal;
