@@ -9,6 +9,7 @@ import type { SeenVersions } from "./cache/versions.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { InflightRegistry } from "./inflight.ts";
 import type { ProxyMetrics } from "./metrics.ts";
+import type { ResponseDirectory } from "./responses/directory.ts";
 import type { UsageEmitter } from "./usage/usage-emitter.ts";
 
 /** Everything a request handler uses, built once per process. */
@@ -22,6 +23,7 @@ export type GatewayDeps = {
   agent: Agent;
   usage: UsageEmitter;
   inflight: InflightRegistry;
+  responses: ResponseDirectory;
   admission: AdmissionControl;
   authFailures: AuthFailureThrottle;
   metrics: ProxyMetrics;

@@ -10,7 +10,7 @@ export type ChatFields = {
   n: number;
 };
 
-const invalid = (message: string, param: string) =>
+export const invalid = (message: string, param: string) =>
   new GatewayError("invalid_request", message, { param });
 
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
@@ -26,7 +26,7 @@ export function parseJsonBody(body: Buffer): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function positiveInt(body: Record<string, unknown>, field: string): number | undefined {
+export function positiveInt(body: Record<string, unknown>, field: string): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {

@@ -22,9 +22,11 @@ import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { listModels } from "./routes/models.ts";
+import { createResponse, forwardResponseAction, type ResponseAction } from "./routes/responses.ts";
 import { RequestRecord } from "./usage/request-record.ts";
 import { SpillFile } from "./usage/spill-file.ts";
 import { UsageEmitter } from "./usage/usage-emitter.ts";
@@ -41,7 +43,27 @@ const routes = {
   "/v1/chat/completions": "POST",
   "/v1/embeddings": "POST",
   "/v1/models": "GET",
+  "/v1/responses": "POST",
 } as const;
+
+type GatewayPath = keyof typeof routes | { action: ResponseAction; id: string };
+
+// `/v1/responses/{id}` (GET retrieves, DELETE deletes) and `/v1/responses/{id}/cancel` (POST).
+function responsePath(path: string, method: string | undefined) {
+  const match = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path);
+  if (!match) return null;
+  const allow = match[2] ? "POST" : "GET, DELETE";
+  const action: ResponseAction | null = match[2]
+    ? method === "POST"
+      ? "cancel"
+      : null
+    : method === "GET"
+      ? "retrieve"
+      : method === "DELETE"
+        ? "delete"
+        : null;
+  return { id: match[1]!, allow, action };
+}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -152,6 +174,7 @@ export async function startProxy(
       () => queueConnection.status === "ready",
     ),
     inflight: new InflightRegistry(),
+    responses: new ResponseDirectory(requestRedis, config.redisPrefix, log),
     admission: undefined as unknown as AdmissionControl,
     authFailures: new AuthFailureThrottle(),
     metrics,
@@ -201,11 +224,7 @@ export async function startProxy(
       "request",
     );
 
-  const handleGateway = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: keyof typeof routes,
-  ) => {
+  const handleGateway = async (req: IncomingMessage, res: ServerResponse, path: GatewayPath) => {
     const started = process.hrtime.bigint();
     const requestId = newId("request");
     let record: RequestRecord | null = null;
@@ -254,9 +273,11 @@ export async function startProxy(
       }, reservationTtlMs / 3);
       extender.unref();
       if (path === "/v1/models") await listModels(deps, record, res);
+      else if (typeof path === "object") await forwardResponseAction(route, path.action, path.id);
       else {
         const body = await readBody(req, config.maxBodyBytes);
         if (path === "/v1/chat/completions") await chatCompletions(route, body);
+        else if (path === "/v1/responses") await createResponse(route, body);
         else await embeddings(route, body);
       }
     } catch (err) {
@@ -325,6 +346,21 @@ export async function startProxy(
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
       });
+      return;
+    }
+    const stored = responsePath(path, req.method);
+    if (stored) {
+      if (!stored.action) {
+        return sendError(
+          res,
+          new GatewayError(
+            "method_not_allowed",
+            `${path.slice(0, 200)} accepts ${stored.allow} only.`,
+          ),
+          { Allow: stored.allow, "x-request-id": newId("request") },
+        );
+      }
+      void handleGateway(req, res, { action: stored.action, id: stored.id });
       return;
     }
     const method = routes[path as keyof typeof routes];

@@ -68,3 +68,22 @@ export function settledUsage(
     outputTokens: reported.outputTokens ?? bounds.outputTokens,
   };
 }
+
+/**
+ * Output tokens of a Response that came without usage: the UTF-8 bytes of its text and call
+ * arguments, an upper bound (no tokenizer makes a token of less than one byte).
+ */
+export function responseOutputBytes(response: unknown): number {
+  const output = (response as { output?: unknown } | null)?.output;
+  if (!Array.isArray(output)) return 0;
+  let bytes = 0;
+  for (const item of output as { content?: unknown; arguments?: unknown }[]) {
+    if (typeof item?.arguments === "string") bytes += Buffer.byteLength(item.arguments);
+    if (!Array.isArray(item?.content)) continue;
+    for (const part of item.content as { text?: unknown; refusal?: unknown }[]) {
+      if (typeof part?.text === "string") bytes += Buffer.byteLength(part.text);
+      if (typeof part?.refusal === "string") bytes += Buffer.byteLength(part.refusal);
+    }
+  }
+  return bytes;
+}

@@ -193,8 +193,8 @@ export type StreamRelay = {
   account(): void;
   /** True once the upstream's terminal event arrived. */
   finished(): boolean;
-  /** Written after a complete stream has been settled, before the response ends. */
-  closing?(): string;
+  /** Runs once a complete stream has been settled, before the response's last byte. */
+  beforeEnd?(client: ClientStream): Promise<void>;
 };
 
 /**
@@ -215,7 +215,7 @@ export async function relayStream(route: Route, upstream: UpstreamResponse, rela
     if (!relay.finished())
       throw new GatewayError("upstream_error", "The provider ended the stream early.");
     await route.complete();
-    if (relay.closing) await client.write(relay.closing());
+    await relay.beforeEnd?.(client);
     client.end();
   } catch (err) {
     relay.account();
