@@ -1,6 +1,7 @@
 import { defaultOutputTokens, defaultWords } from "@osm/fake-provider";
 import { formatUsd } from "@osm/policy/money";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { moneyConservation } from "@osm/testing/money";
 import { waitFor } from "@osm/testing/wait";
 import { APIError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -336,3 +337,44 @@ describe("cached input pricing", () => {
     expect(BigInt(row.cost)).toBe(1_000_000n);
   });
 });
+
+describe.each([false, true])(
+  "200 concurrent Responses requests over two proxies (stream: %s)",
+  (stream) => {
+    it("never spends past the limit, calls the provider once per success, conserves money", async () => {
+      // budgetTenant's model: input free, $1 per 1M output; 16 output tokens cost 16,000 nanos,
+      // and with max_output_tokens 16 the worst case reserved equals the cost.
+      const cost = 16_000n;
+      const limit = cost * 10n + cost / 2n;
+      const t = await stack.budgetTenant((Number(limit) / 1e9).toFixed(9));
+      const before = stack.fake.countFor(t.upstreamModel);
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const res = await fetch(`${stack.proxies[i % 2]!.url}/v1/responses`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${t.secret}`, "content-type": "application/json" },
+            body: JSON.stringify({ model: t.model, input: "hi", max_output_tokens: 16, stream }),
+          });
+          const text = await res.text();
+          if (res.status !== 200) return JSON.parse(text).error.code as string;
+          return !stream || text.includes("event: response.completed") ? "ok" : "stream_failed";
+        }),
+      );
+      const ok = outcomes.filter((o) => o === "ok").length;
+      expect(ok).toBeGreaterThanOrEqual(10);
+      expect(ok + outcomes.filter((o) => o === "spending_limit_reached").length).toBe(200);
+      expect(stack.fake.countFor(t.upstreamModel) - before).toBe(ok);
+      // Every request, allowed or refused, leaves one ledger row.
+      const spent = await waitFor("200 ledger rows", async () => {
+        const [row] = await stack.services.sql<{ cost: string; n: number }[]>`
+        select coalesce(sum(cost), 0)::text as cost, count(*)::int as n
+        from usage_ledger where key_id = ${t.key.id}`;
+        return row!.n === 200 ? row : undefined;
+      });
+      expect(BigInt(spent!.cost)).toBe(cost * BigInt(ok));
+      expect(BigInt(spent!.cost)).toBeLessThanOrEqual(limit);
+      const { mismatches } = await moneyConservation(stack.services);
+      expect(mismatches).toEqual([]);
+    });
+  },
+);
