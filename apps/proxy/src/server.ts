@@ -22,6 +22,7 @@ import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { tagsHeader } from "./request-fields.ts";
 import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -264,6 +265,7 @@ export async function startProxy(
     try {
       const key = await authenticate(deps, req);
       record = new RequestRecord(requestId, key, now(), started);
+      record.tags = tagsHeader(req.headers["x-osm-tags"]);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
       const route = { deps, record, req, res, signal: controller.signal, complete };

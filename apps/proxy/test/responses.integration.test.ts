@@ -35,6 +35,8 @@ type LedgerRow = {
   status: number;
   code: string | null;
   provider: string | null;
+  end_user: string | null;
+  tags: string[] | null;
 };
 
 function ledgerRow(requestId: string) {
@@ -378,3 +380,81 @@ describe.each([false, true])(
     });
   },
 );
+
+describe("end-user attribution", () => {
+  it("records safety_identifier / user and x-osm-tags on the log row, filterable in logs and usage", async () => {
+    const t = await stack.tenant();
+    const client = stack.openai(t.secret);
+    const tagged = { headers: { "x-osm-tags": "team:search, feature=summary,team:search" } };
+    const chat = await client.chat.completions
+      .create({ model: GPT, messages: [{ role: "user", content: "x" }], user: "alice" }, tagged)
+      .withResponse();
+    const response = await client.responses
+      .create({ model: HAIKU, input: "x", safety_identifier: "bob", user: "ignored" }, tagged)
+      .withResponse();
+    const untagged = await client.responses.create({ model: GPT, input: "x" }).withResponse();
+    const ids = [chat, response, untagged].map((r) => r.response.headers.get("x-request-id")!);
+    const rows = await Promise.all(ids.map(ledgerRow));
+    expect(rows.map((r) => [r.end_user, r.tags])).toEqual([
+      ["alice", ["team:search", "feature=summary"]],
+      ["bob", ["team:search", "feature=summary"]],
+      [null, null],
+    ]);
+
+    const byUser = await stack.master.logs.list.query({ projectId: t.projectId, endUser: "bob" });
+    expect(byUser.items.map((i) => i.requestId)).toEqual([ids[1]]);
+    expect(byUser.items[0]).toMatchObject({
+      endUser: "bob",
+      tags: ["team:search", "feature=summary"],
+    });
+    const byTag = await stack.master.logs.list.query({
+      projectId: t.projectId,
+      tag: "team:search",
+    });
+    expect(byTag.items.map((i) => i.requestId).sort()).toEqual([ids[0], ids[1]].sort());
+    const summary = await stack.master.usage.summary.query({
+      projectId: t.projectId,
+      tag: "feature=summary",
+    });
+    expect(summary.overall.requests).toBe(2);
+    const alice = await stack.master.usage.summary.query({
+      projectId: t.projectId,
+      endUser: "alice",
+    });
+    expect(alice.overall.requests).toBe(1);
+    expect(alice.overall.costUsd).toBe(formatUsd(BigInt(rows[0]!.cost)));
+  });
+
+  it.each([
+    "bad tag with spaces",
+    Array.from({ length: 11 }, (_, i) => `t${i}`).join(","),
+    "x".repeat(65),
+    "-leading",
+  ])("refuses the x-osm-tags header %j before forwarding", async (header) => {
+    const before = stack.fake.countFor();
+    const res = await fetch(`${stack.proxies[0]!.url}/v1/responses`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${secret}`,
+        "content-type": "application/json",
+        "x-osm-tags": header,
+      },
+      body: JSON.stringify({ model: GPT, input: "x" }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.message).toMatch(/x-osm-tags/);
+    expect(stack.fake.countFor()).toBe(before);
+  });
+
+  it("refuses a user field that is not a string", async () => {
+    const res = await fetch(`${stack.proxies[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: GPT, messages: [{ role: "user", content: "x" }], user: 42 }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe("user");
+  });
+});

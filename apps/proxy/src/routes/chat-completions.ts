@@ -9,7 +9,13 @@ import {
 } from "../providers/anthropic.ts";
 import type { TokenUsage } from "../providers/anthropic-contract.ts";
 import { readAll } from "../providers/upstream-call.ts";
-import { type ChatFields, chatFields, parseJsonBody, recordedModel } from "../request-fields.ts";
+import {
+  type ChatFields,
+  chatFields,
+  endUserField,
+  parseJsonBody,
+  recordedModel,
+} from "../request-fields.ts";
 import { chatCachedTokens } from "../responses/usage.ts";
 import type { RequestRecord } from "../usage/request-record.ts";
 import {
@@ -41,6 +47,7 @@ export async function chatCompletions(route: Route, rawBody: Buffer): Promise<vo
   const fields = chatFields(body);
   record.model = recordedModel(fields.model);
   record.stream = fields.stream;
+  record.endUser = endUserField(body);
   const admitted = await admitModel(route, {
     model: fields.model,
     maxOutputTokens: fields.maxOutputTokens,

@@ -8,7 +8,7 @@ import {
 } from "../providers/anthropic.ts";
 import type { TokenUsage } from "../providers/anthropic-contract.ts";
 import { readAll } from "../providers/upstream-call.ts";
-import { parseJsonBody, recordedModel } from "../request-fields.ts";
+import { endUserField, parseJsonBody, recordedModel } from "../request-fields.ts";
 import { type ResponsesFields, responsesFields } from "../responses/request-fields.ts";
 import {
   chatCompletionToResponse,
@@ -53,6 +53,7 @@ export async function createResponse(route: Route, rawBody: Buffer): Promise<voi
   const fields = responsesFields(body);
   record.model = recordedModel(fields.model);
   record.stream = fields.stream;
+  record.endUser = endUserField(body);
   const admitted = await admitModel(route, {
     model: fields.model,
     maxOutputTokens: fields.maxOutputTokens,

@@ -23,6 +23,9 @@ export class RequestRecord {
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
   limitHit = false;
+  /** End-user attribution: the body's safety_identifier / user, the x-osm-tags header. */
+  endUser: string | null = null;
+  tags: string[] | null = null;
   private emitted = false;
 
   constructor(
@@ -60,6 +63,8 @@ export class RequestRecord {
       reservedNanos: this.reserved.toString(),
       latencyMs: Number((endedAt - this.startedAt) / 1_000_000n),
       admittedAt: this.admittedAt.toISOString(),
+      ...(this.endUser === null ? {} : { endUser: this.endUser }),
+      ...(this.tags === null ? {} : { tags: this.tags }),
       ...(this.limitHit && this.key.spendLimit !== null
         ? { limitHit: true, limitNanos: this.key.spendLimit.toString() }
         : {}),
