@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseTrustedProxies } from "./http/client-address.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -22,6 +23,15 @@ export const proxyEnvSchema = z.object({
   OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
   OSM_HEADERS_TIMEOUT_MS: ms(10_000),
   OSM_REQUEST_TIMEOUT_MS: ms(60_000),
+  OSM_TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const parsed = parseTrustedProxies(text);
+      if (parsed.ok) return parsed.cidrs;
+      ctx.addIssue({ code: "custom", message: parsed.message });
+      return z.NEVER;
+    }),
   PROXY_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -41,6 +51,8 @@ export type ProxyConfig = {
   minOutputTokens: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** CIDRs of the load balancers in front: only their X-Forwarded-For is believed. */
+  trustedProxies: string[];
   port: number;
   logLevel: string;
 };
@@ -68,6 +80,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     minOutputTokens: e.OSM_MIN_OUTPUT_TOKENS,
     headersTimeoutMs: e.OSM_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
+    trustedProxies: e.OSM_TRUSTED_PROXIES,
     port: e.PROXY_PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -18,6 +18,7 @@ import { SeenVersions } from "./cache/versions.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { errorBody, GatewayError, sendError } from "./errors.ts";
+import { clientAddressResolver } from "./http/client-address.ts";
 import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics } from "./metrics.ts";
@@ -154,6 +155,7 @@ export async function startProxy(
     inflight: new InflightRegistry(),
     admission: undefined as unknown as AdmissionControl,
     authFailures: new AuthFailureThrottle(),
+    clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
     now,
   };

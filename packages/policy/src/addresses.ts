@@ -30,7 +30,8 @@ function isPrivateIpv4(ip: string): boolean {
   );
 }
 
-function expandIpv6(ip: string): number[] | null {
+/** The eight 16-bit groups of an IPv6 literal (zone dropped), or null if it is not one. */
+export function expandIpv6(ip: string): number[] | null {
   const zoneless = ip.split("%")[0]!;
   let tail: number[] = [];
   let text = zoneless;
