@@ -37,6 +37,8 @@ export type Behaviour = {
   text?: string;
   authFail?: boolean;
   badJson?: boolean;
+  // Anthropic streams only: an `error` event with this message halfway through, then nothing.
+  streamError?: string;
 };
 
 type FieldCheck = { expected: string; test: (value: unknown) => boolean };
@@ -95,6 +97,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   text: { expected: "a string", test: (value) => typeof value === "string" },
   authFail: boolean,
   badJson: boolean,
+  streamError: { expected: "a string", test: (value) => typeof value === "string" },
 };
 
 function isBehaviourKey(key: string): key is keyof Behaviour {

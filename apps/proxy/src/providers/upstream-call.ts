@@ -153,7 +153,8 @@ export function upstreamStatusError(
   return new GatewayError("upstream_error", `The provider failed (HTTP ${status}).`);
 }
 
-function scrub(message: string, secrets: string[]): string {
+/** A provider's message as clients may read it: bounded, without credentials in it. */
+export function scrub(message: string, secrets: string[]): string {
   let out = message.slice(0, 1000);
   for (const s of secrets) if (s.length >= 8) out = out.split(s).join("[redacted]");
   // Providers echo partial keys ("Incorrect API key provided: sk-abc***xyz").

@@ -14,6 +14,7 @@ import {
 import {
   callUpstream,
   readAll,
+  scrub,
   type UpstreamResponse,
   upstreamFailure,
   upstreamStatusError,
@@ -348,7 +349,10 @@ async function forwardAnthropic(route: Route, target: Target) {
       !(err instanceof GatewayError) &&
       !signal.aborted &&
       !(err as { code?: string }).code
-        ? new GatewayError("upstream_error", `The provider failed mid-stream: ${err.message}`)
+        ? new GatewayError(
+            "upstream_error",
+            `The provider failed mid-stream: ${scrub(err.message, [provider.apiKey])}`,
+          )
         : upstreamFailure(err, signal);
     record.fail(failure);
     await route.complete();
