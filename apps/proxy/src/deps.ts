@@ -1,8 +1,8 @@
 import type { Db } from "@osm/db/client";
 import type { Logger } from "pino";
 import type { Agent } from "undici";
+import type { AdmissionControl } from "./admission/admission.ts";
 import type { AuthFailureThrottle } from "./auth-failure-throttle.ts";
-import type { AdmissionControl } from "./budget/admission.ts";
 import type { CatalogCache } from "./cache/catalog-cache.ts";
 import type { KeyCache } from "./cache/key-cache.ts";
 import type { SeenVersions } from "./cache/versions.ts";

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from "node:net";
-import { expandIpv6 } from "@osm/policy/addresses";
+import { expandIpv6 } from "@osm/net/addresses";
 
 /**
  * Parses `OSM_TRUSTED_PROXIES`: comma-separated CIDRs (a bare address is its own /32 or /128).

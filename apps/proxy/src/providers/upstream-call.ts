@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { isRefusedLiteral } from "@osm/policy/addresses";
+import { isRefusedLiteral } from "@osm/net/addresses";
 import type { Agent, Dispatcher } from "undici";
 import { GatewayError } from "../errors.ts";
 
