@@ -103,6 +103,26 @@ describe("chat completions through the official SDK", () => {
     });
   });
 
+  it("charges the prompt bound when a streamed usage chunk has no prompt_tokens", async () => {
+    const messages = [{ role: "user" as const, content: "How many tokens is this prompt?" }];
+    stack.fake.scriptNext({ omitUsage: true });
+    const json = await stack
+      .openai(secret)
+      .chat.completions.create({ model: "gpt-4o-mini", messages })
+      .withResponse();
+    const bound = (await ledgerRow(json.response.headers.get("x-request-id")!)).input_tokens;
+    expect(bound).toBeGreaterThan(0);
+
+    stack.fake.scriptNext({ omitPromptTokens: true });
+    const { data: stream, response } = await stack
+      .openai(secret)
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
+    for await (const _ of stream);
+    const row = await ledgerRow(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "allowed", input_tokens: bound, output_tokens: 16 });
+  });
+
   it("forwards tools and returns tool calls", async () => {
     stack.fake.script("gpt-4.1", {
       toolCall: { name: "get_weather", arguments: { city: "Paris" } },

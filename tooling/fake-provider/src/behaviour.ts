@@ -32,6 +32,8 @@ export type Behaviour = {
   crlf?: boolean;
   comments?: boolean;
   omitUsage?: boolean;
+  // Usage without prompt_tokens, as some OpenAI-compatible servers send it.
+  omitPromptTokens?: boolean;
   usageOverride?: UsageOverride;
   toolCall?: ToolCallScript;
   text?: string;
@@ -77,6 +79,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   crlf: boolean,
   comments: boolean,
   omitUsage: boolean,
+  omitPromptTokens: boolean,
   usageOverride: {
     expected: "{prompt_tokens?, completion_tokens?} with non-negative integers",
     test: (value) =>
