@@ -32,11 +32,15 @@ export type Behaviour = {
   crlf?: boolean;
   comments?: boolean;
   omitUsage?: boolean;
+  // Usage without prompt_tokens, as some OpenAI-compatible servers send it.
+  omitPromptTokens?: boolean;
   usageOverride?: UsageOverride;
   toolCall?: ToolCallScript;
   text?: string;
   authFail?: boolean;
   badJson?: boolean;
+  // Anthropic streams only: an `error` event with this message halfway through, then nothing.
+  streamError?: string;
 };
 
 type FieldCheck = { expected: string; test: (value: unknown) => boolean };
@@ -75,6 +79,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   crlf: boolean,
   comments: boolean,
   omitUsage: boolean,
+  omitPromptTokens: boolean,
   usageOverride: {
     expected: "{prompt_tokens?, completion_tokens?} with non-negative integers",
     test: (value) =>
@@ -95,6 +100,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   text: { expected: "a string", test: (value) => typeof value === "string" },
   authFail: boolean,
   badJson: boolean,
+  streamError: { expected: "a string", test: (value) => typeof value === "string" },
 };
 
 function isBehaviourKey(key: string): key is keyof Behaviour {

@@ -152,13 +152,13 @@ export function openaiMessageText(message: unknown): string {
     .join("");
 }
 
-type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+type Usage = { prompt_tokens?: number; completion_tokens: number; total_tokens: number };
 
 function usageFor(behaviour: Behaviour, prompt: number, completion: number): Usage {
   const promptTokensReported = behaviour.usageOverride?.prompt_tokens ?? prompt;
   const completionTokensReported = behaviour.usageOverride?.completion_tokens ?? completion;
   return {
-    prompt_tokens: promptTokensReported,
+    ...(behaviour.omitPromptTokens ? {} : { prompt_tokens: promptTokensReported }),
     completion_tokens: completionTokensReported,
     total_tokens: promptTokensReported + completionTokensReported,
   };

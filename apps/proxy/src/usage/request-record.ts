@@ -1,6 +1,6 @@
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { DenialCodes } from "@osm/policy/evaluate";
-import type { Admission } from "../budget/admission.ts";
+import type { Admission } from "../admission/admission.ts";
 import type { CachedKey } from "../cache/key-cache.ts";
 import type { ErrorCode, GatewayError } from "../errors.ts";
 
