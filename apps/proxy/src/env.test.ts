@@ -38,6 +38,7 @@ describe("parseProxyEnv", () => {
     ["OSM_ALLOW_PRIVATE_UPSTREAMS", { OSM_ALLOW_PRIVATE_UPSTREAMS: "yes" }],
     ["OSM_MAX_BODY_BYTES", { OSM_MAX_BODY_BYTES: "12" }],
     ["OSM_REDIS_TIMEOUT_MS", { OSM_REDIS_TIMEOUT_MS: "0" }],
+    ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/33" }],
     ["PROXY_PORT", { PROXY_PORT: "70000" }],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }],
   ])("names %s in one line when it is invalid", (name, change) => {

@@ -99,7 +99,9 @@ export function chatFields(body: Record<string, unknown>): ChatFields {
   };
 }
 
-export function embeddingFields(body: Record<string, unknown>) {
+export type EmbeddingFields = { model: string; input: string | string[] | number[] | number[][] };
+
+export function embeddingFields(body: Record<string, unknown>): EmbeddingFields {
   const model = modelField(body);
   const input = body.input;
   const ok =

@@ -8,9 +8,9 @@ import { newId } from "@osm/keys/ids";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
-import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
 import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
 import { KeyCache } from "./cache/key-cache.ts";
@@ -18,6 +18,7 @@ import { SeenVersions } from "./cache/versions.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { errorBody, GatewayError, sendError } from "./errors.ts";
+import { clientAddressResolver } from "./http/client-address.ts";
 import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics } from "./metrics.ts";
@@ -153,6 +154,10 @@ export async function startProxy(
     else requestRedis.once("ready", () => resolve());
   });
   const now = overrides.now ?? (() => new Date());
+  const admission = new AdmissionControl(
+    { db, log, minOutputTokens: config.minOutputTokens },
+    new BudgetCounters(requestRedis, config.redisPrefix),
+  );
   const deps: GatewayDeps = {
     config,
     db,
@@ -176,13 +181,12 @@ export async function startProxy(
     ),
     inflight: new InflightRegistry(),
     responses: new ResponseDirectory(requestRedis, config.redisPrefix, log),
-    admission: undefined as unknown as AdmissionControl,
+    admission,
     authFailures: new AuthFailureThrottle(),
+    clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
     now,
   };
-
-  deps.admission = new AdmissionControl(deps, new BudgetCounters(requestRedis, config.redisPrefix));
 
   await subscribeInvalidations({
     subscriber,

@@ -660,6 +660,29 @@ describe("provider errors in Anthropic format", () => {
       expect(row).toMatchObject({ outcome: "error", code, status, provider: "fake-anthropic" });
     });
   });
+
+  it("scrubs a mid-stream error event's message like a JSON error's", async () => {
+    stack.fake.scriptNext({
+      outputTokens: 20,
+      streamError: `Overloaded (credentials ${UPSTREAM_KEY}, retry with sk-ant-api03-abcdefgh)`,
+    });
+    const { response } = await sdk()
+      .chat.completions.create({
+        model: HAIKU,
+        messages: [{ role: "user", content: "x" }],
+        stream: true,
+      })
+      .withResponse();
+    const body = await raw.last();
+    const last = sseData(body).at(-1)!;
+    const { error } = JSON.parse(last) as { error: { code: string; message: string } };
+    expect(error.code).toBe("upstream_error");
+    expect(error.message).toContain("Overloaded (credentials [redacted], retry with [redacted])");
+    expect(body).not.toContain("sk-ant-");
+    expect(body).not.toContain("[DONE]");
+    const row = await ledgerRow(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "error", code: "upstream_error" });
+  });
 });
 
 describe("/v1/models", () => {

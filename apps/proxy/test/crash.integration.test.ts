@@ -27,7 +27,9 @@ async function spawnProxy(
   redisUrl = stack.services.redisUrl,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn("node_modules/.bin/tsx", ["apps/proxy/src/main.ts"], {
+  // One process, node with tsx's loader: a SIGKILL of the tsx wrapper would orphan the proxy
+  // (tsx runs the script in a node child) and leave it serving.
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
       DATABASE_URL: stack.services.databaseUrl,

@@ -204,6 +204,13 @@ function messages(request: WireRequest): Reply {
     }),
     event("message_stop", {}),
   );
+  if (behaviour.streamError !== undefined) {
+    // The real API reports an overload met mid-answer this way, after a 200 and some content.
+    events.splice(3 + Math.floor(pieces.length / 2));
+    events.push(
+      event("error", { error: { type: "overloaded_error", message: behaviour.streamError } }),
+    );
+  }
   return { kind: "sse", headers: requestIdHeader(), events };
 }
 

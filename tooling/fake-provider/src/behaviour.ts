@@ -46,6 +46,8 @@ export type Behaviour = {
   crlf?: boolean;
   comments?: boolean;
   omitUsage?: boolean;
+  // Usage without prompt_tokens, as some OpenAI-compatible servers send it.
+  omitPromptTokens?: boolean;
   usageOverride?: UsageOverride;
   toolCall?: ToolCallScript;
   text?: string;
@@ -54,6 +56,8 @@ export type Behaviour = {
   // Responses API only: the response ends with status "failed" (`response.failed` when streamed)
   // after its output, as when the model errors mid-generation.
   failed?: boolean;
+  // Anthropic streams only: an `error` event with this message halfway through, then nothing.
+  streamError?: string;
 };
 
 type FieldCheck = { expected: string; test: (value: unknown) => boolean };
@@ -92,6 +96,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   crlf: boolean,
   comments: boolean,
   omitUsage: boolean,
+  omitPromptTokens: boolean,
   usageOverride: {
     expected:
       "{prompt_tokens?, completion_tokens?, cached_tokens?, reasoning_tokens?} with non-negative integers",
@@ -113,6 +118,7 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   authFail: boolean,
   badJson: boolean,
   failed: boolean,
+  streamError: { expected: "a string", test: (value) => typeof value === "string" },
 };
 
 function isBehaviourKey(key: string): key is keyof Behaviour {

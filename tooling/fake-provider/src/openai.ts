@@ -153,7 +153,7 @@ export function openaiMessageText(message: unknown): string {
 }
 
 type Usage = {
-  prompt_tokens: number;
+  prompt_tokens?: number;
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details?: { cached_tokens: number };
@@ -165,7 +165,7 @@ function usageFor(behaviour: Behaviour, prompt: number, completion: number): Usa
   const promptTokensReported = override?.prompt_tokens ?? prompt;
   const completionTokensReported = override?.completion_tokens ?? completion;
   return {
-    prompt_tokens: promptTokensReported,
+    ...(behaviour.omitPromptTokens ? {} : { prompt_tokens: promptTokensReported }),
     completion_tokens: completionTokensReported,
     total_tokens: promptTokensReported + completionTokensReported,
     ...(override?.cached_tokens === undefined

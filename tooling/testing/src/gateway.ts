@@ -29,6 +29,7 @@ export function testProxyConfig(
     minOutputTokens: 256,
     headersTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
+    trustedProxies: [],
     port: 0,
     logLevel: "silent",
     ...overrides,

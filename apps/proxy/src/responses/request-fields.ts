@@ -1,4 +1,6 @@
+import { GatewayError } from "../errors.ts";
 import { invalid, modelField, positiveInt } from "../request-fields.ts";
+import type { StoredResponse } from "./directory.ts";
 
 /** The only Responses request fields the gateway reads; everything else is forwarded untouched. */
 export type ResponsesFields = {
@@ -9,6 +11,8 @@ export type ResponsesFields = {
   previousResponseId: string | undefined;
   /** What makes the prompt's size unknowable before forwarding, other than previous_response_id. */
   unpriceable: { param: string; what: string } | null;
+  /** The response previous_response_id continues, when this gateway forwarded it. */
+  previous: StoredResponse | null;
 };
 
 export function responsesFields(body: Record<string, unknown>): ResponsesFields {
@@ -40,6 +44,7 @@ export function responsesFields(body: Record<string, unknown>): ResponsesFields 
     background,
     previousResponseId: previous,
     unpriceable: unpriceable(body),
+    previous: null,
   };
 }
 
@@ -76,4 +81,13 @@ function referencesStoredContent(item: unknown): boolean {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A previous_response_id a key with a spending limit cannot continue: its context is unknown. */
+export function unpricedPrevious(id: string) {
+  return new GatewayError(
+    "invalid_request",
+    `previous_response_id ${id.slice(0, 100)} was not created through this gateway for this project and provider, so its context cannot be priced; keys with a spending limit can only continue such responses.`,
+    { param: "previous_response_id" },
+  );
 }

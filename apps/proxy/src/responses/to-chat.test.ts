@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toAnthropicRequest } from "../providers/anthropic.ts";
+import { toAnthropicRequest } from "../providers/anthropic/request.ts";
 import { responsesToChatRequest } from "./to-chat.ts";
 
 const ok = (body: Record<string, unknown>) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chatCachedTokens, responseUsage, settledUsage } from "./usage.ts";
+import { chatCachedTokens, responseUsage } from "./usage.ts";
 
 describe("responseUsage", () => {
   it("reads input, cached and output tokens", () => {
@@ -20,17 +20,6 @@ describe("responseUsage", () => {
       });
     },
   );
-});
-
-describe("settledUsage", () => {
-  it("fills unreported figures with the bounds and caps cached tokens at the input", () => {
-    expect(
-      settledUsage(
-        { inputTokens: null, cachedInputTokens: 500, outputTokens: 3 },
-        { inputTokens: 100, outputTokens: 50 },
-      ),
-    ).toEqual({ inputTokens: 100, cachedInputTokens: 100, outputTokens: 3 });
-  });
 });
 
 describe("chatCachedTokens", () => {

@@ -1,5 +1,3 @@
-import type { ResponseUsageFigures } from "./response-object.ts";
-
 /*
  * Usage as the Responses API reports it: on the Response object itself, and in a stream only on
  * the terminal event's `response` (there is no `[DONE]`). A count that is missing or not a
@@ -54,19 +52,6 @@ export function chatCachedTokens(usage: unknown): number {
   const details = (usage as { prompt_tokens_details?: { cached_tokens?: unknown } } | null)
     ?.prompt_tokens_details;
   return count(details?.cached_tokens) ?? 0;
-}
-
-/** Fills what the provider did not report with the gateway's bounds, so it never undercharges. */
-export function settledUsage(
-  reported: Figures,
-  bounds: { inputTokens: number; outputTokens: number },
-): ResponseUsageFigures {
-  const inputTokens = reported.inputTokens ?? bounds.inputTokens;
-  return {
-    inputTokens,
-    cachedInputTokens: Math.min(reported.cachedInputTokens, inputTokens),
-    outputTokens: reported.outputTokens ?? bounds.outputTokens,
-  };
 }
 
 /**

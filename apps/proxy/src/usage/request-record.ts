@@ -1,6 +1,6 @@
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { DenialCodes } from "@osm/policy/evaluate";
-import type { Admission } from "../budget/admission.ts";
+import type { Admission } from "../admission/admission.ts";
 import type { CachedKey } from "../cache/key-cache.ts";
 import type { ErrorCode, GatewayError } from "../errors.ts";
 
@@ -16,6 +16,8 @@ export class RequestRecord {
   stream = false;
   inputTokens = 0;
   outputTokens = 0;
+  /** The part of inputTokens the provider served from its prompt cache. */
+  cachedInputTokens = 0;
   cost = 0n;
   reserved = 0n;
   status = 200;

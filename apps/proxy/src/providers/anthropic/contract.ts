@@ -1,4 +1,4 @@
-import type { SseEvent } from "../streaming/sse-parser.ts";
+import type { SseEvent } from "../../streaming/sse-parser.ts";
 
 /**
  * What the gateway needs from the Anthropic translation. The chat route stays wire-agnostic:

@@ -1,11 +1,20 @@
 import { type AdmitResult, BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
+import type { Db } from "@osm/db/client";
 import { settledSpend } from "@osm/db/queries/keys";
 import { formatUsd } from "@osm/policy/money";
 import { affordableOutputTokens, type Prices, reservationCost } from "@osm/policy/pricing";
+import type { Logger } from "pino";
 import type { CachedKey } from "../cache/key-cache.ts";
-import type { GatewayDeps } from "../deps.ts";
 import { GatewayError } from "../errors.ts";
+
+/** What admission needs of the process: built before, and apart from, the gateway's deps. */
+export type AdmissionDeps = {
+  db: Db;
+  log: Logger;
+  /** Below this many affordable output tokens a request without max_tokens is refused. */
+  minOutputTokens: number;
+};
 
 /** A reservation held for one request, settled (or released) exactly once when it ends. */
 export type Admission = {
@@ -56,7 +65,7 @@ export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log">,
+    private readonly deps: AdmissionDeps,
     private readonly counters: BudgetCounters,
   ) {}
 
@@ -140,10 +149,10 @@ export class AdmissionControl {
               { param: input.outputParam ?? "max_tokens" },
             );
           }
-          if (affordable < this.deps.config.minOutputTokens) {
+          if (affordable < this.deps.minOutputTokens) {
             throw new GatewayError(
               "spending_limit_reached",
-              `Spending Limit Reached: this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)} no longer fits a request of ${this.deps.config.minOutputTokens} output tokens.`,
+              `Spending Limit Reached: this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)} no longer fits a request of ${this.deps.minOutputTokens} output tokens.`,
               { limitHit: true },
             );
           }

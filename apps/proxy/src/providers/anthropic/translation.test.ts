@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { SseParser } from "../streaming/sse-parser.ts";
-import {
-  anthropicErrorMessage,
-  createAnthropicStreamTranslator,
-  fromAnthropicResponse,
-  toAnthropicRequest,
-} from "./anthropic.ts";
-import type { TranslateRequestOptions } from "./anthropic-contract.ts";
+import { SseParser } from "../../streaming/sse-parser.ts";
+import type { TranslateRequestOptions } from "./contract.ts";
+import { toAnthropicRequest } from "./request.ts";
+import { fromAnthropicResponse } from "./response.ts";
+import { createAnthropicStreamTranslator } from "./stream.ts";
+import { anthropicErrorMessage } from "./wire.ts";
 
 const options: TranslateRequestOptions = {
   upstreamModel: "claude-sonnet-4-5-20250929",
