@@ -340,15 +340,35 @@ describe("cached input pricing", () => {
   });
 });
 
-describe.each([false, true])(
-  "200 concurrent Responses requests over two proxies (stream: %s)",
-  (stream) => {
+describe.each([
+  { kind: "openai", stream: false },
+  { kind: "openai", stream: true },
+  { kind: "anthropic", stream: false },
+  { kind: "anthropic", stream: true },
+])(
+  "200 concurrent Responses requests over two proxies ($kind, stream: $stream)",
+  ({ kind, stream }) => {
     it("never spends past the limit, calls the provider once per success, conserves money", async () => {
       // budgetTenant's model: input free, $1 per 1M output; 16 output tokens cost 16,000 nanos,
       // and with max_output_tokens 16 the worst case reserved equals the cost.
       const cost = 16_000n;
       const limit = cost * 10n + cost / 2n;
       const t = await stack.budgetTenant((Number(limit) / 1e9).toFixed(9));
+      if (kind === "anthropic") {
+        await stack.master.models.update.mutate({
+          projectId: t.projectId,
+          id: t.model,
+          providerId: "fake-anthropic",
+        });
+        // Both proxies route the model to the Anthropic-kind provider before the burst.
+        await waitFor("the catalog change on both proxies", async () => {
+          for (const proxy of stack.proxies) {
+            const catalog = await proxy.deps.catalogs.get(t.projectId);
+            if (catalog.models.get(t.model)?.providerId !== "fake-anthropic") return undefined;
+          }
+          return true;
+        });
+      }
       const before = stack.fake.countFor(t.upstreamModel);
       const outcomes = await Promise.all(
         Array.from({ length: 200 }, async (_, i) => {

@@ -20,23 +20,13 @@
  *   audio, file_id images, reasoning and other non-message items.
  */
 
+import { isRecord, Refusal, unsupported } from "../providers/anthropic/wire.ts";
+
 export type ChatRequestResult =
   | { ok: true; body: Record<string, unknown> }
   | { ok: false; param: string; message: string };
 
 type Json = Record<string, unknown>;
-
-class Refusal extends Error {
-  constructor(
-    readonly param: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const unsupported = (field: string) =>
-  new Refusal(field, `${field} is not supported for Anthropic models.`);
 
 const gatewayFields = new Set(["model", "stream", "max_output_tokens"]);
 const droppedFields = new Set(["store", "metadata", "prompt_cache_key", "stream_options"]);
@@ -245,8 +235,4 @@ function translateToolChoice(choice: unknown): unknown {
     "tool_choice",
     'tool_choice must be "auto", "none", "required" or {type: "function", name} for Anthropic models.',
   );
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

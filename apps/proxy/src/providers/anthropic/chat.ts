@@ -2,15 +2,13 @@ import { GatewayError } from "../../errors.ts";
 import type { ChatFields } from "../../request-fields.ts";
 import type { AdmittedRequest } from "../adapter.ts";
 import { charge, relayStream, sendJson } from "../answer.ts";
-import { readAll } from "../upstream-call.ts";
 import { toAnthropicRequest } from "./request.ts";
-import { fromAnthropicResponse } from "./response.ts";
 import { createAnthropicStreamTranslator } from "./stream.ts";
-import { postMessages, streamFailure } from "./upstream.ts";
+import { postMessages, readMessage, streamFailure } from "./upstream.ts";
 
 /** POST /v1/chat/completions on an Anthropic provider: translated both ways. */
 export async function anthropicChat(request: AdmittedRequest<ChatFields>): Promise<void> {
-  const { record, fields, model, provider, signal } = request;
+  const { record, fields, model, provider } = request;
   const translated = toAnthropicRequest(request.body, {
     upstreamModel: model.upstreamModel,
     maxTokens: request.outputBound,
@@ -21,13 +19,7 @@ export async function anthropicChat(request: AdmittedRequest<ChatFields>): Promi
   const upstream = await postMessages(request, translated.body, fields.stream);
 
   if (!fields.stream) {
-    const buffer = await readAll(upstream.body, undefined, signal);
-    let answer: ReturnType<typeof fromAnthropicResponse>;
-    try {
-      answer = fromAnthropicResponse(JSON.parse(buffer.toString("utf8")), fields.model);
-    } catch {
-      throw new GatewayError("upstream_error", "The provider's answer could not be read.");
-    }
+    const answer = await readMessage(request, upstream, fields.model);
     const { inputTokens, outputTokens, cachedInputTokens } = answer.usage;
     charge(request, { inputTokens, outputTokens, cachedInputTokens }, outputTokens);
     // The client sees the usage it is charged for, also when the provider sent none.

@@ -1,5 +1,5 @@
 import type { AnthropicRequestResult, TranslateRequestOptions } from "./contract.ts";
-import { type Block, isRecord } from "./wire.ts";
+import { type Block, isRecord, Refusal, unsupported } from "./wire.ts";
 
 /*
  * The client's OpenAI Chat Completions body as an Anthropic Messages request
@@ -25,19 +25,6 @@ import { type Block, isRecord } from "./wire.ts";
  */
 
 type Turn = { role: "user" | "assistant"; content: Block[] };
-
-/** Thrown inside the request translation, turned into `{ok: false}` at its entry point. */
-class Refusal extends Error {
-  constructor(
-    readonly param: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const unsupported = (field: string) =>
-  new Refusal(field, `${field} is not supported for Anthropic models.`);
 
 /** Fields that never reach Anthropic because the gateway handles them or they change nothing. */
 const alwaysDropped = new Set([

@@ -12,11 +12,9 @@ import {
 import { responsesToChatRequest } from "../../responses/to-chat.ts";
 import type { AdmittedRequest } from "../adapter.ts";
 import { charge, relayStream, sendJson } from "../answer.ts";
-import { readAll } from "../upstream-call.ts";
 import { toAnthropicRequest } from "./request.ts";
-import { fromAnthropicResponse } from "./response.ts";
 import { createAnthropicStreamTranslator } from "./stream.ts";
-import { postMessages, streamFailure } from "./upstream.ts";
+import { postMessages, readMessage, streamFailure } from "./upstream.ts";
 
 /**
  * POST /v1/responses on an Anthropic provider, through the chat translation: the Responses
@@ -24,7 +22,7 @@ import { postMessages, streamFailure } from "./upstream.ts";
  * completion (or chunks) and then as a Response (or Responses stream events).
  */
 export async function anthropicResponses(request: AdmittedRequest<ResponsesFields>): Promise<void> {
-  const { record, fields, model, provider, signal } = request;
+  const { record, fields, model, provider } = request;
   const chat = responsesToChatRequest(request.body);
   if (!chat.ok) throw new GatewayError("invalid_request", chat.message, { param: chat.param });
   const translated = toAnthropicRequest(chat.body, {
@@ -45,13 +43,7 @@ export async function anthropicResponses(request: AdmittedRequest<ResponsesField
   });
 
   if (!fields.stream) {
-    const buffer = await readAll(upstream.body, undefined, signal);
-    let answer: ReturnType<typeof fromAnthropicResponse>;
-    try {
-      answer = fromAnthropicResponse(JSON.parse(buffer.toString("utf8")), fields.model);
-    } catch {
-      throw new GatewayError("upstream_error", "The provider's answer could not be read.");
-    }
+    const answer = await readMessage(request, upstream, fields.model);
     charge(request, answer.usage, answer.usage.outputTokens);
     await sendJson(request, JSON.stringify(chatCompletionToResponse(answer.body, echo, charged())));
     return;

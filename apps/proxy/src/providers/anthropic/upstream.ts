@@ -1,7 +1,14 @@
 import { GatewayError } from "../../errors.ts";
 import type { AdmittedRequest } from "../adapter.ts";
 import { upstreamError } from "../answer.ts";
-import { callUpstream, scrub, type UpstreamResponse, upstreamFailure } from "../upstream-call.ts";
+import {
+  callUpstream,
+  readAll,
+  scrub,
+  type UpstreamResponse,
+  upstreamFailure,
+} from "../upstream-call.ts";
+import { fromAnthropicResponse } from "./response.ts";
 import { anthropicErrorMessage } from "./wire.ts";
 
 // The Anthropic wire: the Messages endpoint, x-api-key credentials, a pinned API version. Every
@@ -42,4 +49,18 @@ export function streamFailure(apiKey: string) {
           `The provider failed mid-stream: ${scrub(err.message, [apiKey])}`,
         )
       : upstreamFailure(err, aborted);
+}
+
+/** A whole Messages answer as a chat completion; one that cannot be read is an upstream error. */
+export async function readMessage(
+  request: AdmittedRequest,
+  upstream: UpstreamResponse,
+  requestedModel: string,
+): Promise<ReturnType<typeof fromAnthropicResponse>> {
+  const buffer = await readAll(upstream.body, undefined, request.signal);
+  try {
+    return fromAnthropicResponse(JSON.parse(buffer.toString("utf8")), requestedModel);
+  } catch {
+    throw new GatewayError("upstream_error", "The provider's answer could not be read.");
+  }
 }

@@ -2,6 +2,19 @@
 
 export type Block = Record<string, unknown>;
 
+/** Thrown inside a request translation, turned into `{ok: false}` at its entry point. */
+export class Refusal extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const unsupported = (field: string) =>
+  new Refusal(field, `${field} is not supported for Anthropic models.`);
+
 const finishReasons: Record<string, string> = {
   end_turn: "stop",
   stop_sequence: "stop",
