@@ -15,6 +15,12 @@ export const apiEnvSchema = z.object({
   OSM_DATA_DIR: z.string().default(".data"),
   OSM_REDIS_PREFIX: z.string().default("osm:"),
   OSM_DASHBOARD_DIR: z.string().optional(),
+  OSM_API_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  OSM_PUBLIC_URL: z.url().optional(),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -33,6 +39,10 @@ export type ApiConfig = {
   dataDir: string;
   dashboardDir?: string;
   port: number;
+  /** Largest request body the API reads; larger ones are answered 413 before they are buffered. */
+  maxBodyBytes: number;
+  /** Where people reach the API and dashboard (invitation links); defaults to the API's own origin. */
+  publicUrl?: string;
   development: boolean;
   logLevel: string;
 };
@@ -71,6 +81,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ApiConfig {
     dataDir: e.OSM_DATA_DIR,
     dashboardDir: e.OSM_DASHBOARD_DIR,
     port: e.API_PORT,
+    maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
+    publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
     development,
     logLevel: e.LOG_LEVEL,
   };
