@@ -260,7 +260,7 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
   },
   {
     path: "keys.rotate",
-    input: () => ({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r1" }),
+    input: () => ({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r1-0123456789abcdef" }),
     required: ["gracePeriodSeconds", "id"],
   },
   { path: "keys.revoke", input: () => ({ id: keyId }), required: ["id"] },
@@ -524,6 +524,11 @@ describe("bounds", () => {
     [
       "keys.rotate",
       () => ({ id: keyId, gracePeriodSeconds: 0, idempotencyKey: "" }),
+      "idempotencyKey",
+    ],
+    [
+      "keys.rotate",
+      () => ({ id: keyId, gracePeriodSeconds: 0, idempotencyKey: "guessable-15chr" }),
       "idempotencyKey",
     ],
     ["keys.setActive", () => ({ id: keyId, active: "false" }), "active"],
