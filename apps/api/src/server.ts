@@ -112,6 +112,8 @@ export async function startApi(
   });
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
   const port = (server.address() as AddressInfo).port;
+  // Links the API hands out (invitations) default to its own address.
+  services.config = { ...config, publicUrl: config.publicUrl ?? `http://127.0.0.1:${port}` };
   return {
     server,
     port,

@@ -70,6 +70,7 @@ const queries = new Set<Path>([
   "projects.list",
   "projects.get",
   "members.list",
+  "members.invitations",
   "providers.list",
   "models.list",
   "keys.list",
@@ -287,6 +288,12 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
     required: ["label", "projectId", "role"],
   },
   { path: "tokens.revoke", input: () => ({ id: "token_x" }), required: ["id"] },
+  {
+    path: "members.invitations",
+    input: () => ({ projectId: P, limit: 5 }),
+    required: ["projectId"],
+  },
+  { path: "members.revokeInvitation", input: () => ({ id: "invite_x" }), required: ["id"] },
   { path: "alerts.get", input: () => ({ projectId: P }), required: ["projectId"] },
   {
     path: "alerts.set",

@@ -16,6 +16,7 @@ import {
   findMembershipRole,
   findOpenInvitation,
   listMemberships,
+  lockProjectMemberships,
   markInvitationAccepted,
   upsertMembership,
 } from "@osm/db/queries/members";
@@ -195,6 +196,7 @@ export const authRouter = router({
       const passwordHash = existing ? null : await hashPassword(input.password);
       const { user, membership } = await ctx.db.transaction(async (tx) => {
         // Accepting a lower role must not take away a project's last owner (members.setRole's rule).
+        await lockProjectMemberships(tx, invite.projectId);
         if (
           existing &&
           invite.role !== "owner" &&
