@@ -11,6 +11,12 @@ export const apiEnvSchema = z.object({
   OSM_DASHBOARD_ORIGINS: z.string().optional(),
   OSM_DATA_DIR: z.string().default(".data"),
   OSM_DASHBOARD_DIR: z.string().optional(),
+  OSM_API_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  OSM_PUBLIC_URL: z.url().optional(),
   API_PORT: port.default(3000),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
 });
@@ -36,6 +42,8 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
       dataDir: e.OSM_DATA_DIR,
       dashboardDir: e.OSM_DASHBOARD_DIR,
       port: e.API_PORT,
+      maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
+      publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
       development,
     };
   });

@@ -8,6 +8,7 @@ import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createLoginThrottle } from "./auth/login-throttle.ts";
+import { answerDeclaredTooLarge, closeUnfinishedUploadAfter413 } from "./body-limit.ts";
 import type { ApiConfig } from "./config.ts";
 import { type ApiServices, createContext } from "./context.ts";
 import { crossSiteRefusal } from "./cross-site.ts";
@@ -25,6 +26,9 @@ export type RunningApi = {
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
 }
+
+/** Most procedures one batched request may call: each runs its own queries. */
+export const maxBatchSize = 20;
 
 export function createServices(
   config: ApiConfig,
@@ -68,12 +72,19 @@ export function createApiHandler(services: ApiServices) {
           },
         });
       }
+      const limit = services.config.maxBodyBytes;
+      if (Number(req.headers["content-length"] ?? 0) > limit) {
+        return answerDeclaredTooLarge(req, res, limit);
+      }
+      closeUnfinishedUploadAfter413(req, res);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
       await nodeHTTPRequestHandler({
         req,
         res,
         path,
         router: appRouter,
+        maxBodySize: limit,
+        maxBatchSize,
         createContext: ({ req, res }) => createContext(services, req, res),
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR")
@@ -101,6 +112,8 @@ export async function startApi(
   });
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
   const port = (server.address() as AddressInfo).port;
+  // Links the API hands out (invitations) default to its own address.
+  services.config = { ...config, publicUrl: config.publicUrl ?? `http://127.0.0.1:${port}` };
   return {
     server,
     port,
