@@ -282,6 +282,32 @@ describe("refusals", () => {
 });
 
 describe("keys with a spending limit", () => {
+  it("names max_output_tokens when the key's policy or budget refuses the bound", async () => {
+    const capped = await stack.tenant({ policy: { maxTokensPerRequest: 100 } });
+    const overPolicy = await stack
+      .openai(capped.secret)
+      .responses.create({ model: GPT, input: "x", max_output_tokens: 200 })
+      .catch((e) => e);
+    expect(overPolicy).toMatchObject({
+      status: 400,
+      code: "max_tokens_exceeded",
+      param: "max_output_tokens",
+    });
+
+    // $0.0001 affords 100 output tokens of the budget model ($1 per 1M output).
+    const t = await stack.budgetTenant("0.0001");
+    const overBudget = await stack
+      .openai(t.secret)
+      .responses.create({ model: t.model, input: "x", max_output_tokens: 1000 })
+      .catch((e) => e);
+    expect(overBudget).toMatchObject({
+      status: 403,
+      code: "spending_limit_reached",
+      param: "max_output_tokens",
+    });
+    expect((overBudget as APIError).message).toMatch(/max_output_tokens 1000/);
+  });
+
   it.each([
     [{ conversation: "conv_1" }, "conversation"],
     [{ background: true }, "background"],
