@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request completes only after its usage event is durable (in the
@@ -128,16 +129,14 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
 
   // Redis comes back empty; a new proxy replays the spill into the queue, a worker lands it.
   redis = await startRedis({ port: redisPort });
-  const worker = await startWorker({
-    databaseUrl: stack.services.databaseUrl,
-    redisUrl: redis.url,
-    redisPrefix: stack.services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 1,
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-    logLevel: "silent",
-  });
+  const worker = await startWorker(
+    testWorkerConfig(stack.services, {
+      redisUrl: redis.url,
+      concurrency: 1,
+      stalledIntervalMs: 1000,
+      lockDurationMs: 2000,
+    }),
+  );
   const second = await spawnProxy(redis.url);
   try {
     let found = 0;
