@@ -13,6 +13,7 @@ export const logsRouter = router({
         keyId: idSchema.optional(),
         outcome: z.enum(outcomes).optional(),
         code: z.string().max(64).optional(),
+        shadow: z.boolean().optional(),
         ...pageInput,
       }),
     )
@@ -33,6 +34,8 @@ export const logsRouter = router({
           outputTokens: r.outputTokens,
           costUsd: formatUsd(r.cost),
           latencyMs: r.latencyMs,
+          shadowCode: r.shadowCode,
+          shadowMessage: r.shadowMessage,
           admittedAt: r.admittedAt,
         })),
         nextCursor: page.nextCursor,

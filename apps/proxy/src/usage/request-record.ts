@@ -23,6 +23,8 @@ export class RequestRecord {
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
   limitHit = false;
+  /** A shadow-mode rule that would have refused this request. */
+  shadowDenial: { code: string; message: string } | null = null;
   private emitted = false;
 
   constructor(
@@ -60,6 +62,7 @@ export class RequestRecord {
       reservedNanos: this.reserved.toString(),
       latencyMs: Number((endedAt - this.startedAt) / 1_000_000n),
       admittedAt: this.admittedAt.toISOString(),
+      ...(this.shadowDenial ? { shadowDenial: this.shadowDenial } : {}),
       ...(this.limitHit && this.key.spendLimit !== null
         ? { limitHit: true, limitNanos: this.key.spendLimit.toString() }
         : {}),

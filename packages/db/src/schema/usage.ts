@@ -36,6 +36,9 @@ export const usageLedger = pgTable(
     cost: nanos().notNull().default(sql`0`),
     reserved: nanos().notNull().default(sql`0`),
     latencyMs: integer().notNull().default(0),
+    /** Set when a shadow-mode policy rule would have refused this (allowed) request. */
+    shadowCode: text(),
+    shadowMessage: text(),
     /** The request settles into the budget window it was admitted in. */
     admittedAt: timestamp({ withTimezone: true }).notNull(),
     ...createdAt,
