@@ -26,6 +26,7 @@ describe("parseProxyEnv", () => {
         upstreamIdleMs: 120_000,
         redisTimeoutMs: 250,
         minOutputTokens: 256,
+        trustedProxies: [],
         port: 8787,
       },
     });
@@ -38,8 +39,8 @@ describe("parseProxyEnv", () => {
     ["OSM_ALLOW_PRIVATE_UPSTREAMS", { OSM_ALLOW_PRIVATE_UPSTREAMS: "yes" }],
     ["OSM_MAX_BODY_BYTES", { OSM_MAX_BODY_BYTES: "12" }],
     ["OSM_REDIS_TIMEOUT_MS", { OSM_REDIS_TIMEOUT_MS: "0" }],
-    ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/33" }],
     ["PROXY_PORT", { PROXY_PORT: "70000" }],
+    ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/8,nonsense" }],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }],
   ])("names %s in one line when it is invalid", (name, change) => {
     const result = parseProxyEnv({ ...base, ...change });
@@ -47,5 +48,17 @@ describe("parseProxyEnv", () => {
     if (result.ok) return;
     expect(result.line).toMatch(new RegExp(`^osm proxy: invalid ${name}: \\S`));
     expect(result.line).not.toContain("\n");
+  });
+
+  it("reads OSM_TRUSTED_PROXIES as CIDRs and names a bad entry", () => {
+    const result = parseProxyEnv({ ...base, OSM_TRUSTED_PROXIES: "10.0.0.0/8, ::1" });
+    expect(result).toMatchObject({
+      ok: true,
+      config: { trustedProxies: ["10.0.0.0/8", "::1/128"] },
+    });
+    const bad = parseProxyEnv({ ...base, OSM_TRUSTED_PROXIES: "10.0.0.0/33" });
+    expect(!bad.ok && bad.line).toBe(
+      'osm proxy: invalid OSM_TRUSTED_PROXIES: "10.0.0.0/33" is not an IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8)',
+    );
   });
 });

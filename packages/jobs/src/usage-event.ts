@@ -36,6 +36,11 @@ export const usageEventSchema = z.object({
    * admissible request fits). Optional while older events may still be queued.
    */
   limitHit: z.boolean().optional(),
+  /**
+   * A shadow-mode policy rule that would have refused this request (which went ahead): its
+   * denial code and message. Optional while older events may still be queued.
+   */
+  shadowDenial: z.object({ code: z.string().max(64), message: z.string().max(1000) }).optional(),
   /** With limitHit: the limit the refusal was decided against (a raise since then wins). */
   limitNanos: z
     .string()

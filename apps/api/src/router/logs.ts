@@ -14,6 +14,7 @@ export const logsRouter = router({
         outcome: z.enum(outcomes).optional(),
         code: z.string().max(64).optional(),
         ...attributionInput,
+        shadow: z.boolean().optional(),
         ...pageInput,
       }),
     )
@@ -36,6 +37,8 @@ export const logsRouter = router({
           latencyMs: r.latencyMs,
           endUser: r.endUser,
           tags: r.tags ?? [],
+          shadowCode: r.shadowCode,
+          shadowMessage: r.shadowMessage,
           admittedAt: r.admittedAt,
         })),
         nextCursor: page.nextCursor,

@@ -65,6 +65,9 @@ export async function admitRequest<O extends Operation>(
     });
   }
   if (decision.shadowDenial) {
+    const { code, message } = decision.shadowDenial;
+    // The message echoes the client's model name: masked and bounded like the model itself.
+    record.shadowDenial = { code, message: recordedModel(message).slice(0, 1000) };
     deps.log.info(
       { requestId: record.requestId, keyId: record.key.id, wouldDeny: decision.shadowDenial.code },
       "shadow policy denial",

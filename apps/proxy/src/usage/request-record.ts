@@ -28,6 +28,8 @@ export class RequestRecord {
   /** End-user attribution: the body's safety_identifier / user, the x-osm-tags header. */
   endUser: string | null = null;
   tags: string[] | null = null;
+  /** A shadow-mode rule that would have refused this request. */
+  shadowDenial: { code: string; message: string } | null = null;
   private emitted = false;
 
   constructor(
@@ -67,6 +69,7 @@ export class RequestRecord {
       admittedAt: this.admittedAt.toISOString(),
       ...(this.endUser === null ? {} : { endUser: this.endUser }),
       ...(this.tags === null ? {} : { tags: this.tags }),
+      ...(this.shadowDenial ? { shadowDenial: this.shadowDenial } : {}),
       ...(this.limitHit && this.key.spendLimit !== null
         ? { limitHit: true, limitNanos: this.key.spendLimit.toString() }
         : {}),

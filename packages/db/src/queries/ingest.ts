@@ -34,6 +34,7 @@ export type IngestEvent = {
   admittedAt: string;
   endUser?: string;
   tags?: string[];
+  shadowDenial?: { code: string; message: string };
 };
 
 export type IngestResult = { inserted: number; duplicates: number };
@@ -129,6 +130,8 @@ function ledgerRow({ event, at, cost }: Parsed): typeof usageLedger.$inferInsert
     latencyMs: event.latencyMs,
     endUser: event.endUser ?? null,
     tags: event.tags ?? null,
+    shadowCode: event.shadowDenial?.code ?? null,
+    shadowMessage: event.shadowDenial?.message ?? null,
     admittedAt: new Date(at),
   };
 }

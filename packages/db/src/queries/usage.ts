@@ -1,4 +1,4 @@
-import { and, arrayContains, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, arrayContains, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { type Outcome, usageLedger } from "../schema/usage.ts";
 import { type PageParams, toPage } from "./pagination.ts";
@@ -72,7 +72,14 @@ export async function usageTimeseries(db: DbOrTx, range: UsageRange, bucket: "ho
 export async function listLedger(
   db: DbOrTx,
   params: PageParams &
-    AttributionFilter & { projectId: string; keyId?: string; outcome?: Outcome; code?: string },
+    AttributionFilter & {
+    projectId: string;
+    keyId?: string;
+    outcome?: Outcome;
+    code?: string;
+    /** true: only requests a shadow-mode rule would have refused; false: only the others. */
+    shadow?: boolean;
+  },
 ) {
   const rows = await db
     .select()
@@ -85,6 +92,11 @@ export async function listLedger(
         params.outcome ? eq(usageLedger.outcome, params.outcome) : undefined,
         params.code ? eq(usageLedger.code, params.code) : undefined,
         attributed(params),
+        params.shadow === undefined
+          ? undefined
+          : params.shadow
+            ? isNotNull(usageLedger.shadowCode)
+            : isNull(usageLedger.shadowCode),
       ),
     )
     .orderBy(desc(usageLedger.requestId))

@@ -40,6 +40,9 @@ export const usageLedger = pgTable(
     endUser: text(),
     /** The request's `x-osm-tags`, if any. */
     tags: text().array(),
+    /** Set when a shadow-mode policy rule would have refused this (allowed) request. */
+    shadowCode: text(),
+    shadowMessage: text(),
     /** The request settles into the budget window it was admitted in. */
     admittedAt: timestamp({ withTimezone: true }).notNull(),
     ...createdAt,
