@@ -16,6 +16,7 @@ export const apiEnvSchema = z.object({
   OSM_REDIS_PREFIX: z.string().default("osm:"),
   OSM_DASHBOARD_DIR: z.string().optional(),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9466),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -33,6 +34,7 @@ export type ApiConfig = {
   dataDir: string;
   dashboardDir?: string;
   port: number;
+  metricsPort: number;
   development: boolean;
   logLevel: string;
 };
@@ -71,6 +73,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ApiConfig {
     dataDir: e.OSM_DATA_DIR,
     dashboardDir: e.OSM_DASHBOARD_DIR,
     port: e.API_PORT,
+    metricsPort: e.API_METRICS_PORT,
     development,
     logLevel: e.LOG_LEVEL,
   };

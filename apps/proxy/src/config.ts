@@ -23,6 +23,10 @@ export const proxyEnvSchema = z.object({
   OSM_HEADERS_TIMEOUT_MS: ms(10_000),
   OSM_REQUEST_TIMEOUT_MS: ms(60_000),
   PROXY_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  // Prometheus metrics are on a port of their own, so the public gateway port never shows them.
+  PROXY_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  // How long a stopping proxy lets in-flight requests and streams finish before cutting them.
+  OSM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -42,6 +46,8 @@ export type ProxyConfig = {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   port: number;
+  metricsPort: number;
+  shutdownGraceMs: number;
   logLevel: string;
 };
 
@@ -69,6 +75,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     headersTimeoutMs: e.OSM_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
     port: e.PROXY_PORT,
+    metricsPort: e.PROXY_METRICS_PORT,
+    shutdownGraceMs: e.OSM_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

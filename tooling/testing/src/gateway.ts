@@ -29,6 +29,8 @@ export function testProxyConfig(
     headersTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
     port: 0,
+    metricsPort: 0,
+    shutdownGraceMs: 10_000,
     logLevel: "silent",
     ...overrides,
   };

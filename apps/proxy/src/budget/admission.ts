@@ -6,6 +6,7 @@ import { affordableOutputTokens, type Prices, reservationCost } from "@osm/polic
 import type { CachedKey } from "../cache/key-cache.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { GatewayError } from "../errors.ts";
+import { admissionOutcome } from "../metrics.ts";
 
 /** A reservation held for one request, settled (or released) exactly once when it ends. */
 export type Admission = {
@@ -54,11 +55,22 @@ export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log">,
+    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log" | "metrics">,
     private readonly counters: BudgetCounters,
   ) {}
 
   async admit(input: AdmissionInput): Promise<Admission | null> {
+    try {
+      const admission = await this.decide(input);
+      this.deps.metrics.admissions.inc({ outcome: admission ? "reserved" : "unmetered" });
+      return admission;
+    } catch (err) {
+      this.deps.metrics.admissions.inc({ outcome: admissionOutcome(err) });
+      throw err;
+    }
+  }
+
+  private async decide(input: AdmissionInput): Promise<Admission | null> {
     const { key } = input;
     const rate = key.policy.rateLimit;
     const rateLimited = Boolean(rate?.requestsPerMinute || rate?.tokensPerMinute);

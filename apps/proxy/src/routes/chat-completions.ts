@@ -93,7 +93,8 @@ export async function chatCompletions(route: Route, rawBody: Buffer): Promise<vo
   record.reserved = admission?.reserved ?? 0n;
   const outputBound = admission?.outputBound ?? fields.maxOutputTokens ?? defaultOutput;
   const target: Target = { body, fields, model, provider, outputBound };
-  deps.metrics.overhead.observe(Number(process.hrtime.bigint() - record.startedAt) / 1e9);
+  record.upstreamSentAt = process.hrtime.bigint();
+  deps.metrics.overhead.observe(Number(record.upstreamSentAt - record.startedAt) / 1e9);
   if (provider.kind === "openai") await forwardOpenAi(route, target);
   else await forwardAnthropic(route, target);
 }

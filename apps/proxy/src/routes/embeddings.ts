@@ -45,6 +45,7 @@ export async function embeddings(route: Route, rawBody: Buffer): Promise<void> {
   });
   record.admission = admission;
   record.reserved = admission?.reserved ?? 0n;
+  record.upstreamSentAt = process.hrtime.bigint();
   const upstream = await callUpstream(deps.agent, `${provider.baseUrl}/embeddings`, {
     method: "POST",
     headers: { authorization: `Bearer ${provider.apiKey}`, "content-type": "application/json" },

@@ -23,6 +23,8 @@ export class RequestRecord {
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
   limitHit = false;
+  /** When the upstream request was sent (hrtime), for the upstream latency histogram. */
+  upstreamSentAt: bigint | null = null;
   private emitted = false;
 
   constructor(
