@@ -3,17 +3,17 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { runMigrations } from "@osm/db/migrate";
-import { z } from "zod";
+import { parseMigrateEnv } from "./env.ts";
 
-const parsed = z.object({ DATABASE_URL: z.url() }).safeParse(process.env);
-if (!parsed.success) {
-  console.error(`osm migrate: invalid DATABASE_URL: ${parsed.error.issues[0]!.message}`);
+const env = parseMigrateEnv(process.env);
+if (!env.ok) {
+  console.error(env.line);
   process.exit(1);
 }
 // Bundled into dist/, the migrations are copied beside the bundle; from source, the package's.
 const beside = fileURLToPath(new URL("./drizzle", import.meta.url));
 try {
-  await runMigrations(parsed.data.DATABASE_URL, existsSync(beside) ? beside : undefined);
+  await runMigrations(env.config, existsSync(beside) ? beside : undefined);
 } catch (err) {
   console.error(`osm migrate: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

@@ -10,6 +10,7 @@ import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createLoginThrottle } from "./auth/login-throttle.ts";
+import { answerDeclaredTooLarge, closeUnfinishedUploadAfter413 } from "./body-limit.ts";
 import type { ApiConfig } from "./config.ts";
 import { type ApiServices, createContext } from "./context.ts";
 import { crossSiteRefusal } from "./cross-site.ts";
@@ -31,6 +32,9 @@ export type RunningApi = {
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
 }
+
+/** Most procedures one batched request may call: each runs its own queries. */
+export const maxBatchSize = 20;
 
 export function createServices(
   config: ApiConfig,
@@ -84,6 +88,11 @@ export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
           },
         });
       }
+      const limit = services.config.maxBodyBytes;
+      if (Number(req.headers["content-length"] ?? 0) > limit) {
+        return answerDeclaredTooLarge(req, res, limit);
+      }
+      closeUnfinishedUploadAfter413(req, res);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
       const started = process.hrtime.bigint();
       const failures = new Map<string, string>();
@@ -92,6 +101,8 @@ export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
         res,
         path,
         router: appRouter,
+        maxBodySize: limit,
+        maxBatchSize,
         createContext: ({ req, res }) => createContext(services, req, res),
         onError: ({ error, path }) => {
           if (path !== undefined) failures.set(path, error.code);
@@ -134,6 +145,8 @@ export async function startApi(
     server.close();
     throw err;
   }
+  // Links the API hands out (invitations) default to its own address.
+  services.config = { ...config, publicUrl: config.publicUrl ?? `http://127.0.0.1:${port}` };
   return {
     server,
     port,

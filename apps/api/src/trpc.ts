@@ -3,7 +3,7 @@ import { findProject } from "@osm/db/queries/projects";
 import type { Role } from "@osm/db/schema";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import { ZodError } from "zod";
+import { ZodError, ZodRealError } from "zod";
 import type { Context } from "./context.ts";
 
 const t = initTRPC.context<Context>().create({
@@ -86,4 +86,14 @@ export async function requireRole(
 
 export function notFound(what: string): never {
   throw new TRPCError({ code: "NOT_FOUND", message: `${what} not found.` });
+}
+
+/** BAD_REQUEST naming one field, for a rule that spans fields (the zod schema sees one at a time). */
+export function fieldError(path: string, message: string): never {
+  throw new TRPCError({
+    code: "BAD_REQUEST",
+    message: `${path} ${message}.`,
+    // ZodRealError is the Error subclass that parsing throws: tRPC keeps it as the cause.
+    cause: new ZodRealError([{ code: "custom", path: [path], message, input: undefined }]),
+  });
 }

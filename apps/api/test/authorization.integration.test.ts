@@ -246,6 +246,17 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "owner" },
     input: () => ({ projectId: P(), email: email(), role: "member" }),
   },
+  "members.invitations": {
+    access: { kind: "project", min: "owner" },
+    input: () => ({ projectId: P() }),
+  },
+  "members.revokeInvitation": {
+    access: { kind: "project", min: "owner" },
+    input: async () => ({
+      id: (await master.members.invite.mutate({ projectId: P(), email: email(), role: "viewer" }))
+        .id,
+    }),
+  },
   "members.setRole": {
     access: { kind: "project", min: "owner" },
     input: () => ({ projectId: P(), userId: fx.targetUserId, role: "member" }),

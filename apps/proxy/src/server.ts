@@ -10,9 +10,9 @@ import { answerReadiness } from "@osm/observability/readiness";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
-import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
 import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
 import { KeyCache } from "./cache/key-cache.ts";
@@ -20,13 +20,17 @@ import { SeenVersions } from "./cache/versions.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { errorBody, GatewayError, sendError } from "./errors.ts";
+import { clientAddressResolver } from "./http/client-address.ts";
 import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { tagsHeader } from "./request-fields.ts";
+import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { listModels } from "./routes/models.ts";
+import { createResponse, forwardResponseAction, type ResponseAction } from "./routes/responses.ts";
 import { RequestRecord } from "./usage/request-record.ts";
 import { SpillFile } from "./usage/spill-file.ts";
 import { UsageEmitter } from "./usage/usage-emitter.ts";
@@ -46,7 +50,27 @@ const routes = {
   "/v1/chat/completions": "POST",
   "/v1/embeddings": "POST",
   "/v1/models": "GET",
+  "/v1/responses": "POST",
 } as const;
+
+type GatewayPath = keyof typeof routes | { action: ResponseAction; id: string };
+
+// `/v1/responses/{id}` (GET retrieves, DELETE deletes) and `/v1/responses/{id}/cancel` (POST).
+function responsePath(path: string, method: string | undefined) {
+  const match = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path);
+  if (!match) return null;
+  const allow = match[2] ? "POST" : "GET, DELETE";
+  const action: ResponseAction | null = match[2]
+    ? method === "POST"
+      ? "cancel"
+      : null
+    : method === "GET"
+      ? "retrieve"
+      : method === "DELETE"
+        ? "delete"
+        : null;
+  return { id: match[1]!, allow, action };
+}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -136,6 +160,10 @@ export async function startProxy(
   });
   const now = overrides.now ?? (() => new Date());
   const spill = new SpillFile(config.dataDir);
+  const admission = new AdmissionControl(
+    { db, log, minOutputTokens: config.minOutputTokens, admissions: metrics.admissions },
+    new BudgetCounters(requestRedis, config.redisPrefix),
+  );
   const deps: GatewayDeps = {
     config,
     db,
@@ -158,13 +186,14 @@ export async function startProxy(
       () => queueConnection.status === "ready",
     ),
     inflight: new InflightRegistry(),
-    admission: undefined as unknown as AdmissionControl,
+    responses: new ResponseDirectory(requestRedis, config.redisPrefix, log),
+    admission,
     authFailures: new AuthFailureThrottle(),
+    clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
     now,
   };
 
-  deps.admission = new AdmissionControl(deps, new BudgetCounters(requestRedis, config.redisPrefix));
   observeParts(metrics, {
     caches: { key: deps.keys, catalog: deps.catalogs },
     usage: deps.usage,
@@ -221,11 +250,7 @@ export async function startProxy(
       "request",
     );
 
-  const handleGateway = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: keyof typeof routes,
-  ) => {
+  const handleGateway = async (req: IncomingMessage, res: ServerResponse, path: GatewayPath) => {
     const started = process.hrtime.bigint();
     const requestId = newId("request");
     let record: RequestRecord | null = null;
@@ -266,6 +291,7 @@ export async function startProxy(
     try {
       const key = await authenticate(deps, req);
       record = new RequestRecord(requestId, key, now(), started);
+      record.tags = tagsHeader(req.headers["x-osm-tags"]);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
       const route = { deps, record, req, res, signal: controller.signal, complete };
@@ -275,9 +301,11 @@ export async function startProxy(
       }, reservationTtlMs / 3);
       extender.unref();
       if (path === "/v1/models") await listModels(deps, record, res);
+      else if (typeof path === "object") await forwardResponseAction(route, path.action, path.id);
       else {
         const body = await readBody(req, config.maxBodyBytes);
         if (path === "/v1/chat/completions") await chatCompletions(route, body);
+        else if (path === "/v1/responses") await createResponse(route, body);
         else await embeddings(route, body);
       }
     } catch (err) {
@@ -302,8 +330,9 @@ export async function startProxy(
       untrack();
       await complete();
       const ended = process.hrtime.bigint();
+      const route = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
       metrics.requests.inc({
-        route: path,
+        route,
         status: String(res.statusCode),
         outcome: !record ? "unauthenticated" : record.code === null ? "allowed" : "error",
         code: record?.code ?? refusedCode,
@@ -311,10 +340,10 @@ export async function startProxy(
       if (record) {
         metrics.inflight.dec();
         const stream = String(record.stream);
-        metrics.latency.observe({ route: path, stream }, Number(ended - started) / 1e9);
+        metrics.latency.observe({ route, stream }, Number(ended - started) / 1e9);
         if (record.upstreamSentAt !== null) {
           metrics.upstreamLatency.observe(
-            { route: path, stream },
+            { route, stream },
             Number(ended - record.upstreamSentAt) / 1e9,
           );
         }
@@ -333,12 +362,34 @@ export async function startProxy(
 
   // Requests being served, so close() waits for their usage to be emitted, not only their sockets.
   const handlers = new Set<Promise<void>>();
+  const track = (handling: Promise<void>) => {
+    handlers.add(handling);
+    void handling.finally(() => {
+      handlers.delete(handling);
+      if (draining) server.closeIdleConnections();
+    });
+  };
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return json(res, 200, { status: "ok" });
     if (path === "/readyz") return void answerReadiness(res, readiness);
     // A keep-alive client of a draining proxy is told to reconnect (to another instance).
     if (draining) res.setHeader("Connection", "close");
+    const stored = responsePath(path, req.method);
+    if (stored) {
+      if (!stored.action) {
+        return sendError(
+          res,
+          new GatewayError(
+            "method_not_allowed",
+            `${path.slice(0, 200)} accepts ${stored.allow} only.`,
+          ),
+          { Allow: stored.allow, "x-request-id": newId("request") },
+        );
+      }
+      track(handleGateway(req, res, { action: stored.action, id: stored.id }));
+      return;
+    }
     const method = routes[path as keyof typeof routes];
     if (!method)
       return sendError(
@@ -353,12 +404,7 @@ export async function startProxy(
         { Allow: method, "x-request-id": newId("request") },
       );
     }
-    const handling = handleGateway(req, res, path as keyof typeof routes);
-    handlers.add(handling);
-    void handling.finally(() => {
-      handlers.delete(handling);
-      if (draining) server.closeIdleConnections();
-    });
+    track(handleGateway(req, res, path as keyof typeof routes));
   });
 
   // Malformed requests, oversized headers and slow clients still get the contract's JSON.

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request completes only after its usage event is durable (in the
@@ -26,7 +27,9 @@ async function spawnProxy(
   redisUrl = stack.services.redisUrl,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn("node_modules/.bin/tsx", ["apps/proxy/src/main.ts"], {
+  // One process, node with tsx's loader: a SIGKILL of the tsx wrapper would orphan the proxy
+  // (tsx runs the script in a node child) and leave it serving.
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
       DATABASE_URL: stack.services.databaseUrl,
@@ -128,16 +131,14 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
 
   // Redis comes back empty; a new proxy replays the spill into the queue, a worker lands it.
   redis = await startRedis({ port: redisPort });
-  const worker = await startWorker({
-    databaseUrl: stack.services.databaseUrl,
-    redisUrl: redis.url,
-    redisPrefix: stack.services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 1,
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-    logLevel: "silent",
-  });
+  const worker = await startWorker(
+    testWorkerConfig(stack.services, {
+      redisUrl: redis.url,
+      concurrency: 1,
+      stalledIntervalMs: 1000,
+      lockDurationMs: 2000,
+    }),
+  );
   const second = await spawnProxy(redis.url);
   try {
     let found = 0;

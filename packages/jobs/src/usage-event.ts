@@ -2,6 +2,13 @@ import { z } from "zod";
 
 const nanosText = z.string().regex(/^\d{1,19}$/, "must be a non-negative integer of nano-USD");
 
+/** One request tag (the `x-osm-tags` header): short, so logs and filters stay cheap. */
+export const usageTagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,63}$/, "must be 1-64 letters, digits or . _ : / = -");
+export const maxUsageTags = 10;
+export const usageTagsSchema = z.array(usageTagSchema).min(1).max(maxUsageTags);
+
 /**
  * One event per authenticated request (allowed, denied or failed), unique by requestId: the
  * ledger inserts it once however often it is delivered. Money travels as integer nano-USD in
@@ -34,6 +41,10 @@ export const usageEventSchema = z.object({
     .string()
     .regex(/^\d{1,19}$/)
     .optional(),
+  /** The request's end user (its `safety_identifier`, else `user` field), for attribution. */
+  endUser: z.string().min(1).max(256).optional(),
+  /** The request's `x-osm-tags`. */
+  tags: usageTagsSchema.optional(),
 });
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 

@@ -23,6 +23,7 @@ export function testApiConfig(
     dataDir: "/tmp/osm-test-data",
     port: 0,
     metricsPort: 0,
+    maxBodyBytes: 1024 * 1024,
     development: true,
     logLevel: "silent",
     ...overrides,

@@ -7,6 +7,7 @@ import { startWorker } from "@osm/worker/worker";
 import OpenAI from "openai";
 import { type ApiClient, apiClient, startTestApi, testMasterKey, testSecret } from "./api.ts";
 import { createTestServices, type TestServices } from "./context.ts";
+import { testWorkerConfig } from "./worker.ts";
 
 export function testProxyConfig(
   services: TestServices,
@@ -28,12 +29,36 @@ export function testProxyConfig(
     minOutputTokens: 256,
     headersTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
+    trustedProxies: [],
     port: 0,
     metricsPort: 0,
     shutdownGraceMs: 10_000,
     logLevel: "silent",
     ...overrides,
   };
+}
+
+/**
+ * A fetch for the SDK that tees each response body, so a test can read the exact bytes the SDK
+ * parsed (`last()` resolves once the body is complete).
+ */
+export function rawBodyCapture() {
+  let last: Promise<string> = Promise.resolve("");
+  const capture: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (!res.body) {
+      last = Promise.resolve("");
+      return res;
+    }
+    const [forSdk, forTest] = res.body.tee();
+    last = new Response(forTest).text();
+    return new Response(forSdk, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
+  return { fetch: capture, last: () => last };
 }
 
 export type GatewayStack = Awaited<ReturnType<typeof startGatewayStack>>;
@@ -45,20 +70,16 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
   const fake: FakeProvider = await startFakeProvider();
   const proxies: RunningProxy[] = [await startProxy(testProxyConfig(services, proxyOverrides))];
   const master: ApiClient = apiClient(api.url, { bearer: testMasterKey });
-  const worker = await startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 1_000,
-    lockDurationMs: 2_000,
-    logLevel: "silent",
-    secret: testSecret,
-    allowPrivateUpstreams: true,
-    // Webhook retries after 0.2 s, 0.4 s, … so that a test sees a retried delivery land.
-    alertRetryDelayMs: 200,
-  });
+  const worker = await startWorker(
+    testWorkerConfig(services, {
+      stalledIntervalMs: 1_000,
+      lockDurationMs: 2_000,
+      secret: testSecret,
+      allowPrivateUpstreams: true,
+      // Webhook retries after 0.2 s, 0.4 s, … so that a test sees a retried delivery land.
+      alertRetryDelayMs: 200,
+    }),
+  );
 
   /** A fresh project with an OpenAI-kind and an Anthropic-kind provider on the fake, and a key. */
   async function tenant(
@@ -109,12 +130,17 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
     return { ...t, model: "budget-model", upstreamModel };
   }
 
-  function openai(secret: string, proxy = proxies[0]!) {
+  function openai(
+    secret: string,
+    proxy = proxies[0]!,
+    options: Pick<ConstructorParameters<typeof OpenAI>[0] & {}, "fetch"> = {},
+  ) {
     return new OpenAI({
       baseURL: `${proxy.url}/v1`,
       apiKey: secret,
       maxRetries: 0,
       timeout: 20_000,
+      ...options,
     });
   }
 

@@ -6,6 +6,7 @@ import {
   insertKey,
   keyStatuses,
   listKeys,
+  rotationReplayWindowMs,
   saveRotation,
   updateKey,
 } from "@osm/db/queries/keys";
@@ -20,7 +21,6 @@ import { keyView, keyViews } from "../key-view.ts";
 import { type AuthedContext, authedProcedure, notFound, requireRole, router } from "../trpc.ts";
 
 const maxGraceSeconds = 30 * 24 * 3600;
-const rotationReplayWindowMs = 24 * 3600 * 1000;
 
 async function loadKey(ctx: AuthedContext, id: string, minimum: Role): Promise<ApiKeyRow> {
   const key = await findKey(ctx.db, id);
@@ -195,7 +195,8 @@ export const keysRouter = router({
       z.strictObject({
         id: idSchema,
         gracePeriodSeconds: z.number().int().min(0).max(maxGraceSeconds),
-        idempotencyKey: z.string().min(1).max(200).optional(),
+        // A guessable key would let anyone replay: it must carry real entropy.
+        idempotencyKey: z.string().min(16).max(200).optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -220,7 +221,28 @@ export const keysRouter = router({
             new Date(now.getTime() - rotationReplayWindowMs),
           );
           if (earlier) {
+            // Only whoever rotated gets the secret again, and only while it is the live one.
+            const actor = auditActor(ctx.actor);
+            if (earlier.actorType !== actor.type || earlier.actorId !== actor.id) {
+              throw new TRPCError({
+                code: "CONFLICT",
+                message: "This idempotencyKey was used by another caller.",
+              });
+            }
             secret = ctx.box.decrypt(earlier.sealedSecret);
+            if (hashSecret(secret) !== current.secretHash) {
+              throw new TRPCError({
+                code: "CONFLICT",
+                message: "The key was rotated again since: this rotation cannot be replayed.",
+              });
+            }
+            await recordAudit(tx, {
+              projectId: key.projectId,
+              actor,
+              action: "key.rotate_replay",
+              targetType: "key",
+              targetId: key.id,
+            });
             replayed = true;
             return current;
           }
@@ -242,7 +264,13 @@ export const keysRouter = router({
           now,
         );
         if (input.idempotencyKey)
-          await saveRotation(tx, key.id, input.idempotencyKey, ctx.box.encrypt(secret), now);
+          await saveRotation(tx, {
+            keyId: key.id,
+            idempotencyKey: input.idempotencyKey,
+            sealedSecret: ctx.box.encrypt(secret),
+            actor: auditActor(ctx.actor),
+            now,
+          });
         await recordAudit(tx, {
           projectId: key.projectId,
           actor: auditActor(ctx.actor),

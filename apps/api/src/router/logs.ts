@@ -2,7 +2,7 @@ import { listLedger } from "@osm/db/queries/usage";
 import { outcomes } from "@osm/db/schema";
 import { formatUsd } from "@osm/policy/money";
 import { z } from "zod";
-import { idSchema, pageInput, projectIdSchema } from "../inputs.ts";
+import { attributionInput, idSchema, pageInput, projectIdSchema } from "../inputs.ts";
 import { authedProcedure, requireRole, router } from "../trpc.ts";
 
 export const logsRouter = router({
@@ -13,6 +13,7 @@ export const logsRouter = router({
         keyId: idSchema.optional(),
         outcome: z.enum(outcomes).optional(),
         code: z.string().max(64).optional(),
+        ...attributionInput,
         ...pageInput,
       }),
     )
@@ -33,6 +34,8 @@ export const logsRouter = router({
           outputTokens: r.outputTokens,
           costUsd: formatUsd(r.cost),
           latencyMs: r.latencyMs,
+          endUser: r.endUser,
+          tags: r.tags ?? [],
           admittedAt: r.admittedAt,
         })),
         nextCursor: page.nextCursor,

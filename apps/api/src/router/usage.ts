@@ -2,7 +2,7 @@ import { usageSummary, usageTimeseries } from "@osm/db/queries/usage";
 import { formatUsd } from "@osm/policy/money";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { idSchema, projectIdSchema } from "../inputs.ts";
+import { attributionInput, idSchema, projectIdSchema } from "../inputs.ts";
 import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
 
 const defaultRangeMs = 30 * 24 * 3600 * 1000;
@@ -37,12 +37,18 @@ export const usageRouter = router({
         projectId: projectIdSchema,
         from: z.date().optional(),
         to: z.date().optional(),
+        ...attributionInput,
       }),
     )
     .query(async ({ ctx, input }) => {
       await requireRole(ctx, input.projectId, "viewer");
       const r = range(ctx, input.from, input.to);
-      const s = await usageSummary(ctx.db, { projectId: input.projectId, ...r });
+      const s = await usageSummary(ctx.db, {
+        projectId: input.projectId,
+        endUser: input.endUser,
+        tag: input.tag,
+        ...r,
+      });
       return {
         ...r,
         overall: present(s.overall),
@@ -59,6 +65,7 @@ export const usageRouter = router({
         bucket: z.enum(["hour", "day"]),
         from: z.date().optional(),
         to: z.date().optional(),
+        ...attributionInput,
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -66,7 +73,13 @@ export const usageRouter = router({
       const r = range(ctx, input.from, input.to);
       const rows = await usageTimeseries(
         ctx.db,
-        { projectId: input.projectId, keyId: input.keyId, ...r },
+        {
+          projectId: input.projectId,
+          keyId: input.keyId,
+          endUser: input.endUser,
+          tag: input.tag,
+          ...r,
+        },
         input.bucket,
       );
       return { ...r, bucket: input.bucket, points: rows.map(present) };

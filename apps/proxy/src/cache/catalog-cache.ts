@@ -6,7 +6,11 @@ import type { Catalog, CatalogModel, CatalogProvider } from "@osm/policy/evaluat
 import { Lru } from "./lru.ts";
 import type { SeenVersions } from "./versions.ts";
 
-export type RoutableModel = CatalogModel & { upstreamModel: string; rowId: string };
+export type RoutableModel = CatalogModel & {
+  upstreamModel: string;
+  rowId: string;
+  cachedInputPer1M: bigint | null;
+};
 export type RoutableProvider = CatalogProvider & { baseUrl: string; apiKey: string; rowId: string };
 
 /** One project's catalog as evaluate() and the provider adapters read it. */
@@ -80,6 +84,7 @@ export class CatalogCache {
           tier: m.tier,
           inputPer1M: m.inputPer1M,
           outputPer1M: m.outputPer1M,
+          cachedInputPer1M: m.cachedInputPer1M,
           active: m.active,
           maxOutputTokens: m.maxOutputTokens,
           tokenParam: m.tokenParam,

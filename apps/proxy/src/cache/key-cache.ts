@@ -65,6 +65,12 @@ export class KeyCache {
     this.byHash = new Lru(capacity);
   }
 
+  /** True when lookup() would answer without a new database read. */
+  isCached(secretHash: string): boolean {
+    const entry = this.byHash.get(secretHash);
+    return (entry !== undefined && entry.expiresAt > this.clock()) || this.pending.has(secretHash);
+  }
+
   /** The key for a secret hash; one database read per hash however many requests wait on it. */
   async lookup(secretHash: string): Promise<CachedKey | null> {
     this.lookups++;

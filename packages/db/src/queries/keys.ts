@@ -18,6 +18,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
+import type { ActorType } from "../schema/audit.ts";
 import { nextVersion } from "../schema/columns.ts";
 import { type ApiKeyRow, apiKeys, keyRotations } from "../schema/keys.ts";
 import { keySpendDaily, usageLedger } from "../schema/usage.ts";
@@ -160,21 +161,39 @@ export async function findRotation(db: DbOrTx, keyId: string, idempotencyKey: st
   return row;
 }
 
+/** How long a rotation can be replayed; the worker deletes its saved secret after that. */
+export const rotationReplayWindowMs = 24 * 3600 * 1000;
+
 export async function saveRotation(
   db: DbOrTx,
-  keyId: string,
-  idempotencyKey: string,
-  sealedSecret: string,
-  now: Date,
+  rotation: {
+    keyId: string;
+    idempotencyKey: string;
+    sealedSecret: string;
+    actor: { type: ActorType; id: string | null };
+    now: Date;
+  },
 ) {
-  // A stale row with the same idempotency key (older than 24 h) is replaced.
+  const values = {
+    sealedSecret: rotation.sealedSecret,
+    actorType: rotation.actor.type,
+    actorId: rotation.actor.id,
+    createdAt: rotation.now,
+  };
+  // A stale row with the same idempotency key (past the replay window) is replaced.
   await db
     .insert(keyRotations)
-    .values({ keyId, idempotencyKey, sealedSecret, createdAt: now })
-    .onConflictDoUpdate({
-      target: [keyRotations.keyId, keyRotations.idempotencyKey],
-      set: { sealedSecret, createdAt: now },
-    });
+    .values({ keyId: rotation.keyId, idempotencyKey: rotation.idempotencyKey, ...values })
+    .onConflictDoUpdate({ target: [keyRotations.keyId, keyRotations.idempotencyKey], set: values });
+}
+
+/** Deletes the saved secrets of rotations past the replay window; returns how many went. */
+export async function deleteExpiredRotations(db: DbOrTx, now: Date): Promise<number> {
+  const rows = await db
+    .delete(keyRotations)
+    .where(lt(keyRotations.createdAt, new Date(now.getTime() - rotationReplayWindowMs)))
+    .returning({ keyId: keyRotations.keyId });
+  return rows.length;
 }
 
 export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };

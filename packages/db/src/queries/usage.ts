@@ -1,9 +1,23 @@
-import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, arrayContains, desc, eq, gte, lt, sql } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { type Outcome, usageLedger } from "../schema/usage.ts";
 import { type PageParams, toPage } from "./pagination.ts";
 
-export type UsageRange = { projectId: string; from: Date; to: Date; keyId?: string };
+/** End-user attribution filters, shared by the usage figures and the request log. */
+export type AttributionFilter = { endUser?: string; tag?: string };
+
+const attributed = (f: AttributionFilter) =>
+  and(
+    f.endUser ? eq(usageLedger.endUser, f.endUser) : undefined,
+    f.tag ? arrayContains(usageLedger.tags, [f.tag]) : undefined,
+  );
+
+export type UsageRange = {
+  projectId: string;
+  from: Date;
+  to: Date;
+  keyId?: string;
+} & AttributionFilter;
 
 const inRange = (r: UsageRange) =>
   and(
@@ -11,6 +25,7 @@ const inRange = (r: UsageRange) =>
     gte(usageLedger.admittedAt, r.from),
     lt(usageLedger.admittedAt, r.to),
     r.keyId ? eq(usageLedger.keyId, r.keyId) : undefined,
+    attributed(r),
   );
 
 const totals = {
@@ -56,7 +71,8 @@ export async function usageTimeseries(db: DbOrTx, range: UsageRange, bucket: "ho
 
 export async function listLedger(
   db: DbOrTx,
-  params: PageParams & { projectId: string; keyId?: string; outcome?: Outcome; code?: string },
+  params: PageParams &
+    AttributionFilter & { projectId: string; keyId?: string; outcome?: Outcome; code?: string },
 ) {
   const rows = await db
     .select()
@@ -68,6 +84,7 @@ export async function listLedger(
         params.keyId ? eq(usageLedger.keyId, params.keyId) : undefined,
         params.outcome ? eq(usageLedger.outcome, params.outcome) : undefined,
         params.code ? eq(usageLedger.code, params.code) : undefined,
+        attributed(params),
       ),
     )
     .orderBy(desc(usageLedger.requestId))

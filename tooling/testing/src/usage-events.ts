@@ -1,7 +1,7 @@
-// Shared by the worker's integration tests; not imported by the worker itself.
-import { setTimeout as sleep } from "node:timers/promises";
+// Usage events as the proxy emits them, and the totals the worker must derive from them: for the
+// tests of ingest, rollups and the faults around them.
 import type { UsageEvent } from "@osm/jobs/usage-event";
-import type { TestServices } from "@osm/testing/context";
+import type { TestServices } from "./context.ts";
 
 const DAY_MS = 86_400_000;
 /**
@@ -37,22 +37,6 @@ export function usageEvent(run: string, index: number, overrides: Partial<UsageE
 
 export const sumCost = (events: readonly UsageEvent[]) =>
   events.reduce((sum, e) => sum + BigInt(e.costNanos), 0n);
-
-/** Polls `probe` until it returns something other than undefined; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 export type RunTotals = {
   rows: number;

@@ -1,12 +1,22 @@
 import { type AdmitResult, BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
+import type { Db } from "@osm/db/client";
 import { settledSpend } from "@osm/db/queries/keys";
 import { formatUsd } from "@osm/policy/money";
 import { affordableOutputTokens, type Prices, reservationCost } from "@osm/policy/pricing";
+import type { Logger } from "pino";
 import type { CachedKey } from "../cache/key-cache.ts";
-import type { GatewayDeps } from "../deps.ts";
 import { GatewayError } from "../errors.ts";
-import { admissionOutcome } from "../metrics.ts";
+import { admissionOutcome, type ProxyMetrics } from "../metrics.ts";
+
+/** What admission needs of the process: built before, and apart from, the gateway's deps. */
+export type AdmissionDeps = {
+  db: Db;
+  log: Logger;
+  /** Below this many affordable output tokens a request without max_tokens is refused. */
+  minOutputTokens: number;
+  admissions: ProxyMetrics["admissions"];
+};
 
 /** A reservation held for one request, settled (or released) exactly once when it ends. */
 export type Admission = {
@@ -27,6 +37,8 @@ export type AdmissionInput = {
   promptTokens: number;
   /** The client's explicit max_tokens / max_completion_tokens, never lowered silently. */
   explicitOutput: number | undefined;
+  /** The field the client set it in, named by a refusal (max_tokens when absent). */
+  outputParam?: string | undefined;
   /** The bound without a budget: min(model, key policy). */
   defaultOutput: number;
   n: number;
@@ -55,17 +67,17 @@ export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log" | "metrics">,
+    private readonly deps: AdmissionDeps,
     private readonly counters: BudgetCounters,
   ) {}
 
   async admit(input: AdmissionInput): Promise<Admission | null> {
     try {
       const admission = await this.decide(input);
-      this.deps.metrics.admissions.inc({ outcome: admission ? "reserved" : "unmetered" });
+      this.deps.admissions.inc({ outcome: admission ? "reserved" : "unmetered" });
       return admission;
     } catch (err) {
-      this.deps.metrics.admissions.inc({ outcome: admissionOutcome(err) });
+      this.deps.admissions.inc({ outcome: admissionOutcome(err) });
       throw err;
     }
   }
@@ -145,15 +157,15 @@ export class AdmissionControl {
             throw new GatewayError(
               "spending_limit_reached",
               affordable > 0
-                ? `Spending Limit Reached: max_tokens ${input.explicitOutput} could exceed this key's remaining budget; at most ${affordable} tokens fit.`
+                ? `Spending Limit Reached: ${input.outputParam ?? "max_tokens"} ${input.explicitOutput} could exceed this key's remaining budget; at most ${affordable} tokens fit.`
                 : `Spending Limit Reached: this request could exceed this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)}.`,
-              { param: "max_tokens" },
+              { param: input.outputParam ?? "max_tokens" },
             );
           }
-          if (affordable < this.deps.config.minOutputTokens) {
+          if (affordable < this.deps.minOutputTokens) {
             throw new GatewayError(
               "spending_limit_reached",
-              `Spending Limit Reached: this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)} no longer fits a request of ${this.deps.config.minOutputTokens} output tokens.`,
+              `Spending Limit Reached: this key's remaining budget of $${formatUsd(remaining > 0n ? remaining : 0n)} no longer fits a request of ${this.deps.minOutputTokens} output tokens.`,
               { limitHit: true },
             );
           }

@@ -6,11 +6,13 @@ import {
   usageJobOptions,
 } from "@osm/jobs/queues";
 import { createTestServices, type TestServices } from "@osm/testing/context";
+import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
+import { waitFor } from "@osm/testing/wait";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runTotals, totalsOf, usageEvent, waitFor } from "./test-support.ts";
-import { type RunningWorker, startWorker } from "./worker.ts";
+import { type RunningWorker, startWorker } from "../src/worker.ts";
 
 let services: TestServices;
 let worker: RunningWorker;
@@ -19,16 +21,11 @@ let queue: Queue;
 
 beforeAll(async () => {
   services = await createTestServices();
-  worker = await startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 4,
-    stalledIntervalMs: 30_000,
-    lockDurationMs: 30_000,
-    logLevel: "silent",
-  });
+  worker = await startWorker(
+    testWorkerConfig(services, {
+      concurrency: 4,
+    }),
+  );
   redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,

@@ -1,10 +1,15 @@
-import type { SseEvent } from "../streaming/sse-parser.ts";
+import type { SseEvent } from "../../streaming/sse-parser.ts";
 
 /**
  * What the gateway needs from the Anthropic translation. The chat route stays wire-agnostic:
  * it hands the client's OpenAI-shaped body in and gets OpenAI-shaped answers back.
  */
-export type TokenUsage = { inputTokens: number; outputTokens: number };
+export type TokenUsage = {
+  inputTokens: number;
+  outputTokens: number;
+  /** The part of inputTokens read from the provider's prompt cache. */
+  cachedInputTokens?: number;
+};
 
 export type AnthropicRequestResult =
   | { ok: true; body: Record<string, unknown> }

@@ -30,7 +30,8 @@ function isPrivateIpv4(ip: string): boolean {
   );
 }
 
-function expandIpv6(ip: string): number[] | null {
+/** The eight 16-bit groups of an IPv6 literal (zone dropped), or null if it is not one. */
+export function expandIpv6(ip: string): number[] | null {
   const zoneless = ip.split("%")[0]!;
   let tail: number[] = [];
   let text = zoneless;
@@ -75,6 +76,13 @@ function isPrivateIpv6(ip: string): boolean {
   }
   if ((g0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
   if ((g0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link local
+  if ((g0 & 0xffc0) === 0xfec0) return true; // fec0::/10 site local (deprecated, still routed inside sites)
+  // 2002::/16 6to4 carries an IPv4 address in its next 32 bits; a relay would deliver to it, so
+  // it is judged as that address (public 6to4 hosts stay reachable).
+  if (g0 === 0x2002) {
+    const [hi, lo] = [g[1]!, g[2]!];
+    return isPrivateIpv4(`${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`);
+  }
   if ((g0 & 0xff00) === 0xff00) return true; // multicast
   if (g0 === 0x64 && g[1] === 0xff9b) return true; // NAT64 can reach private IPv4
   return false;

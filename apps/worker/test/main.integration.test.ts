@@ -3,10 +3,11 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
 import { createTestServices, type TestServices } from "@osm/testing/context";
+import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
+import { waitFor } from "@osm/testing/wait";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runTotals, totalsOf, usageEvent, waitFor } from "./test-support.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 // This file's database is fresh: the first worker to start records this secret's check value.

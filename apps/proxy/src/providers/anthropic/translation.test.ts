@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { SseParser } from "../streaming/sse-parser.ts";
-import {
-  anthropicErrorMessage,
-  createAnthropicStreamTranslator,
-  fromAnthropicResponse,
-  toAnthropicRequest,
-} from "./anthropic.ts";
-import type { TranslateRequestOptions } from "./anthropic-contract.ts";
+import { SseParser } from "../../streaming/sse-parser.ts";
+import type { TranslateRequestOptions } from "./contract.ts";
+import { toAnthropicRequest } from "./request.ts";
+import { fromAnthropicResponse } from "./response.ts";
+import { createAnthropicStreamTranslator } from "./stream.ts";
+import { anthropicErrorMessage } from "./wire.ts";
 
 const options: TranslateRequestOptions = {
   upstreamModel: "claude-sonnet-4-5-20250929",
@@ -582,7 +580,7 @@ describe("fromAnthropicResponse", () => {
       usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
     });
     expect(body["created"]).toBeGreaterThanOrEqual(before);
-    expect(usage).toEqual({ inputTokens: 12, outputTokens: 5 });
+    expect(usage).toEqual({ inputTokens: 12, outputTokens: 5, cachedInputTokens: 0 });
   });
 
   it("translates tool_use blocks into tool_calls", () => {
@@ -632,7 +630,7 @@ describe("fromAnthropicResponse", () => {
       },
       "m",
     );
-    expect(usage).toEqual({ inputTokens: 1110, outputTokens: 7 });
+    expect(usage).toEqual({ inputTokens: 1110, outputTokens: 7, cachedInputTokens: 1000 });
     expect(body["usage"]).toEqual({
       prompt_tokens: 1110,
       completion_tokens: 7,
@@ -830,7 +828,11 @@ describe("createAnthropicStreamTranslator", () => {
         expect(usageChunks).toHaveLength(0);
       }
       // 42 replaces message_start's provisional 1: never 43.
-      expect(translator.usage()).toEqual({ inputTokens: 25, outputTokens: 42 });
+      expect(translator.usage()).toEqual({
+        inputTokens: 25,
+        outputTokens: 42,
+        cachedInputTokens: 2,
+      });
     },
   );
 
@@ -875,7 +877,7 @@ describe("createAnthropicStreamTranslator", () => {
     );
     const { translator } = runStream(sseBytes(withoutUsage), true);
     // 5 text deltas + 1 tool call + 4 non-empty argument pieces.
-    expect(translator.usage()).toEqual({ inputTokens: 25, outputTokens: 10 });
+    expect(translator.usage()).toEqual({ inputTokens: 25, outputTokens: 10, cachedInputTokens: 2 });
   });
 
   it("takes restated prompt counts from message_delta", () => {
@@ -891,7 +893,7 @@ describe("createAnthropicStreamTranslator", () => {
         : [type, data],
     );
     const { translator } = runStream(sseBytes(restated), true);
-    expect(translator.usage()).toEqual({ inputTokens: 32, outputTokens: 8 });
+    expect(translator.usage()).toEqual({ inputTokens: 32, outputTokens: 8, cachedInputTokens: 2 });
   });
 
   it("uses the given id and maps max_tokens to length", () => {
