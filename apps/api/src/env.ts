@@ -52,6 +52,8 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
 }
 
 /** `migrate.js` needs only the database. */
-export function parseMigrateEnv(env: NodeJS.ProcessEnv): EnvResult<string> {
-  return parseEnv("migrate", z.object({ DATABASE_URL: z.url() }), env, (e) => e.DATABASE_URL);
+export function parseMigrateEnv(env: NodeJS.ProcessEnv): EnvResult<{ databaseUrl: string }> {
+  return parseEnv("migrate", z.object({ DATABASE_URL: z.url() }), env, (e) => ({
+    databaseUrl: e.DATABASE_URL,
+  }));
 }

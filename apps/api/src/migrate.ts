@@ -13,7 +13,7 @@ if (!env.ok) {
 // Bundled into dist/, the migrations are copied beside the bundle; from source, the package's.
 const beside = fileURLToPath(new URL("./drizzle", import.meta.url));
 try {
-  await runMigrations(env.config, existsSync(beside) ? beside : undefined);
+  await runMigrations(env.config.databaseUrl, existsSync(beside) ? beside : undefined);
 } catch (err) {
   console.error(`osm migrate: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
