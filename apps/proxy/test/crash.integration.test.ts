@@ -39,6 +39,7 @@ async function spawnProxy(
       OSM_DATA_DIR: dataDir,
       OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
       PROXY_PORT: String(port),
+      PROXY_METRICS_PORT: "0",
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],
