@@ -2,8 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testSecret } from "@osm/testing/api";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
 import { freePort } from "@osm/testing/services";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,14 +34,7 @@ function spawnProxy(env: Record<string, string>, port: number, metricsPort: numb
   const child = spawn("node_modules/.bin/tsx", ["apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
-      DATABASE_URL: stack.services.databaseUrl,
-      REDIS_URL: stack.services.redisUrl,
-      OSM_REDIS_PREFIX: stack.services.redisPrefix,
-      OSM_SECRET: testSecret,
-      OSM_DATA_DIR: dataDir,
-      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-      PROXY_PORT: String(port),
-      PROXY_METRICS_PORT: String(metricsPort),
+      ...proxyProcessEnv(stack.services, { port, metricsPort, dataDir }),
       LOG_LEVEL: "warn",
       ...env,
     },

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { testSecret } from "@osm/testing/api";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
 import { freePort } from "@osm/testing/services";
 import OpenAI from "openai";
 import postgres from "postgres";
@@ -54,14 +53,7 @@ describe("production bundles", () => {
       cwd: dataDir,
       env: {
         PATH: process.env["PATH"] ?? "",
-        DATABASE_URL: stack.services.databaseUrl,
-        REDIS_URL: stack.services.redisUrl,
-        OSM_REDIS_PREFIX: stack.services.redisPrefix,
-        OSM_SECRET: testSecret,
-        OSM_DATA_DIR: dataDir,
-        OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-        PROXY_PORT: String(port),
-        PROXY_METRICS_PORT: String(metricsPort),
+        ...proxyProcessEnv(stack.services, { port, metricsPort, dataDir }),
         NODE_ENV: "production",
         LOG_LEVEL: "warn",
       },
