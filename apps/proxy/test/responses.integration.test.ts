@@ -202,6 +202,38 @@ describe("native forwarding to OpenAI-kind providers", () => {
     expect((gone as APIError).status).toBe(404);
   });
 
+  it("charges a stream that ends with response.failed from its terminal usage", async () => {
+    stack.fake.scriptNext({ failed: true, outputTokens: 3 });
+    const stream = await stack
+      .openai(secret)
+      .responses.create({ model: GPT, input: "x", stream: true })
+      .withResponse();
+    const types: string[] = [];
+    for await (const event of stream.data) types.push(event.type);
+    expect(types.at(-1)).toBe("response.failed");
+    const row = await ledgerRow(stream.response.headers.get("x-request-id")!);
+    expect(row.output_tokens).toBe(3);
+    expect(BigInt(row.cost)).toBe(costOf(row, 150_000_000n, 600_000_000n));
+  });
+
+  it("charges a stream cut before its terminal event what was produced, as an upstream error", async () => {
+    const t = await stack.tenant();
+    stack.fake.scriptNext({ reset: "mid-stream", outputTokens: 20 });
+    const error = await stack
+      .openai(t.secret)
+      .responses.stream({ model: GPT, input: "x" })
+      .finalResponse()
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(Error);
+    const [row] = await waitFor("the cut stream's ledger row", async () => {
+      const rows = await stack.services.sql<LedgerRow[]>`
+        select * from usage_ledger where key_id = ${t.key.id} and code = 'upstream_error'`;
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(row!.output_tokens).toBeGreaterThan(0);
+    expect(row!.output_tokens).toBeLessThan(20);
+  });
+
   it("answers 405 for other methods on a response", async () => {
     const res = await fetch(`${stack.proxies[0]!.url}/v1/responses/resp_x`, {
       method: "PUT",
@@ -250,6 +282,32 @@ describe("refusals", () => {
 });
 
 describe("keys with a spending limit", () => {
+  it("names max_output_tokens when the key's policy or budget refuses the bound", async () => {
+    const capped = await stack.tenant({ policy: { maxTokensPerRequest: 100 } });
+    const overPolicy = await stack
+      .openai(capped.secret)
+      .responses.create({ model: GPT, input: "x", max_output_tokens: 200 })
+      .catch((e) => e);
+    expect(overPolicy).toMatchObject({
+      status: 400,
+      code: "max_tokens_exceeded",
+      param: "max_output_tokens",
+    });
+
+    // $0.0001 affords 100 output tokens of the budget model ($1 per 1M output).
+    const t = await stack.budgetTenant("0.0001");
+    const overBudget = await stack
+      .openai(t.secret)
+      .responses.create({ model: t.model, input: "x", max_output_tokens: 1000 })
+      .catch((e) => e);
+    expect(overBudget).toMatchObject({
+      status: 403,
+      code: "spending_limit_reached",
+      param: "max_output_tokens",
+    });
+    expect((overBudget as APIError).message).toMatch(/max_output_tokens 1000/);
+  });
+
   it.each([
     [{ conversation: "conv_1" }, "conversation"],
     [{ background: true }, "background"],
