@@ -18,6 +18,7 @@ export const apiEnvSchema = z.object({
     .default(1024 * 1024),
   OSM_PUBLIC_URL: z.url().optional(),
   API_PORT: port.default(3000),
+  API_METRICS_PORT: port.default(9466),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
 });
 
@@ -42,9 +43,17 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
       dataDir: e.OSM_DATA_DIR,
       dashboardDir: e.OSM_DASHBOARD_DIR,
       port: e.API_PORT,
+      metricsPort: e.API_METRICS_PORT,
       maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
       publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
       development,
     };
   });
+}
+
+/** `migrate.js` needs only the database. */
+export function parseMigrateEnv(env: NodeJS.ProcessEnv): EnvResult<{ databaseUrl: string }> {
+  return parseEnv("migrate", z.object({ DATABASE_URL: z.url() }), env, (e) => ({
+    databaseUrl: e.DATABASE_URL,
+  }));
 }

@@ -4,6 +4,8 @@ import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
+import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
+import { answerReadiness, type ReadinessChecks } from "@osm/observability/readiness";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -12,6 +14,7 @@ import { answerDeclaredTooLarge, closeUnfinishedUploadAfter413 } from "./body-li
 import type { ApiConfig } from "./config.ts";
 import { type ApiServices, createContext } from "./context.ts";
 import { crossSiteRefusal } from "./cross-site.ts";
+import { type ApiMetrics, createApiMetrics } from "./metrics.ts";
 import { appRouter } from "./router/root.ts";
 import { serveDashboard } from "./static-files.ts";
 
@@ -19,6 +22,9 @@ export type RunningApi = {
   server: Server;
   port: number;
   url: string;
+  /** Prometheus `/metrics`, `/healthz` and `/readyz`, off the public port. */
+  metricsPort: number;
+  metricsUrl: string;
   services: ApiServices;
   close(): Promise<void>;
 };
@@ -53,7 +59,16 @@ export function createServices(
   };
 }
 
-export function createApiHandler(services: ApiServices) {
+// Calls in progress when the API is stopped get this long to answer before they are cut.
+const shutdownGraceMs = 5_000;
+
+function readinessOf(services: ApiServices): ReadinessChecks {
+  const sql = services.db.$client as unknown as (q: TemplateStringsArray) => Promise<unknown>;
+  return { postgres: () => sql`select 1`, redis: () => services.redis.ping() };
+}
+
+export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
+  const readiness = readinessOf(services);
   const allowedOrigins = new Set(services.config.dashboardOrigins);
   return async (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader("X-Content-Type-Options", "nosniff");
@@ -61,6 +76,7 @@ export function createApiHandler(services: ApiServices) {
     res.setHeader("Referrer-Policy", "no-referrer");
     const url = req.url ?? "/";
     if (url === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (url === "/readyz") return answerReadiness(res, readiness);
     if (url.startsWith("/trpc/") || url === "/trpc") {
       const refusal = crossSiteRefusal(req, allowedOrigins);
       if (refusal) {
@@ -78,6 +94,8 @@ export function createApiHandler(services: ApiServices) {
       }
       closeUnfinishedUploadAfter413(req, res);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
+      const started = process.hrtime.bigint();
+      const failures = new Map<string, string>();
       await nodeHTTPRequestHandler({
         req,
         res,
@@ -87,10 +105,12 @@ export function createApiHandler(services: ApiServices) {
         maxBatchSize,
         createContext: ({ req, res }) => createContext(services, req, res),
         onError: ({ error, path }) => {
+          if (path !== undefined) failures.set(path, error.code);
           if (error.code === "INTERNAL_SERVER_ERROR")
             services.log.error({ err: error.cause ?? error, path }, "procedure failed");
         },
       });
+      metrics.observe(path, failures, Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }
     serveDashboard(services.config.dashboardDir, req, res);
@@ -102,7 +122,8 @@ export async function startApi(
   overrides: Partial<Pick<ApiServices, "now">> = {},
 ): Promise<RunningApi> {
   const services = createServices(config, overrides);
-  const handler = createApiHandler(services);
+  const metrics = createApiMetrics(Object.keys(appRouter._def.procedures));
+  const handler = createApiHandler(services, metrics);
   const server = createServer((req, res) => {
     handler(req, res).catch((err) => {
       services.log.error({ err }, "request failed");
@@ -112,17 +133,35 @@ export async function startApi(
   });
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
   const port = (server.address() as AddressInfo).port;
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveMetrics({
+      registry: metrics.registry,
+      port: config.metricsPort,
+      log: services.log,
+      readiness: readinessOf(services),
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   // Links the API hands out (invitations) default to its own address.
   services.config = { ...config, publicUrl: config.publicUrl ?? `http://127.0.0.1:${port}` };
   return {
     server,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsPort: metricsServer.port,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}`,
     services,
     async close() {
+      // Calls in progress finish (up to the grace period); idle keep-alive sockets go at once.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
       await closed;
+      clearTimeout(deadline);
+      await metricsServer.close();
       services.redis.disconnect();
       await (services.db.$client as { end(o: { timeout: number }): Promise<void> }).end({
         timeout: 5,

@@ -17,5 +17,7 @@ export type ProxyConfig = {
   /** CIDRs of the load balancers in front: only their X-Forwarded-For is believed. */
   trustedProxies: string[];
   port: number;
+  metricsPort: number;
+  shutdownGraceMs: number;
   logLevel: string;
 };

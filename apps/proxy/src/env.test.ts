@@ -28,6 +28,8 @@ describe("parseProxyEnv", () => {
         minOutputTokens: 256,
         trustedProxies: [],
         port: 8787,
+        metricsPort: 9465,
+        shutdownGraceMs: 10_000,
       },
     });
   });
@@ -39,6 +41,9 @@ describe("parseProxyEnv", () => {
     ["OSM_ALLOW_PRIVATE_UPSTREAMS", { OSM_ALLOW_PRIVATE_UPSTREAMS: "yes" }],
     ["OSM_MAX_BODY_BYTES", { OSM_MAX_BODY_BYTES: "12" }],
     ["OSM_REDIS_TIMEOUT_MS", { OSM_REDIS_TIMEOUT_MS: "0" }],
+    ["PROXY_METRICS_PORT", { PROXY_METRICS_PORT: "70000" }],
+    ["OSM_SHUTDOWN_GRACE_MS", { OSM_SHUTDOWN_GRACE_MS: "600001" }],
+    ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/33" }],
     ["PROXY_PORT", { PROXY_PORT: "70000" }],
     ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/8,nonsense" }],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }],

@@ -36,6 +36,10 @@ export const proxyEnvSchema = z.object({
       return z.NEVER;
     }),
   PROXY_PORT: port.default(8787),
+  // Prometheus metrics are on a port of their own, so the public gateway port never shows them.
+  PROXY_METRICS_PORT: port.default(9465),
+  // How long a stopping proxy lets in-flight requests and streams finish before cutting them.
+  OSM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
@@ -52,5 +56,7 @@ export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
     requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
     trustedProxies: e.OSM_TRUSTED_PROXIES,
     port: e.PROXY_PORT,
+    metricsPort: e.PROXY_METRICS_PORT,
+    shutdownGraceMs: e.OSM_SHUTDOWN_GRACE_MS,
   }));
 }

@@ -5,6 +5,8 @@ import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
+import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
+import { answerReadiness } from "@osm/observability/readiness";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -21,7 +23,7 @@ import { errorBody, GatewayError, sendError } from "./errors.ts";
 import { clientAddressResolver } from "./http/client-address.ts";
 import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
-import { createProxyMetrics } from "./metrics.ts";
+import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
 import { tagsHeader } from "./request-fields.ts";
 import { ResponseDirectory } from "./responses/directory.ts";
@@ -37,6 +39,9 @@ export type RunningProxy = {
   server: Server;
   port: number;
   url: string;
+  /** Prometheus `/metrics`, `/healthz` and `/readyz`, off the public port. */
+  metricsPort: number;
+  metricsUrl: string;
   deps: GatewayDeps;
   close(): Promise<void>;
 };
@@ -154,8 +159,9 @@ export async function startProxy(
     else requestRedis.once("ready", () => resolve());
   });
   const now = overrides.now ?? (() => new Date());
+  const spill = new SpillFile(config.dataDir);
   const admission = new AdmissionControl(
-    { db, log, minOutputTokens: config.minOutputTokens },
+    { db, log, minOutputTokens: config.minOutputTokens, admissions: metrics.admissions },
     new BudgetCounters(requestRedis, config.redisPrefix),
   );
   const deps: GatewayDeps = {
@@ -174,7 +180,7 @@ export async function startProxy(
     }),
     usage: new UsageEmitter(
       queue,
-      new SpillFile(config.dataDir),
+      spill,
       log,
       config.redisTimeoutMs,
       () => queueConnection.status === "ready",
@@ -186,6 +192,21 @@ export async function startProxy(
     clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
     now,
+  };
+
+  observeParts(metrics, {
+    caches: { key: deps.keys, catalog: deps.catalogs },
+    usage: deps.usage,
+    spillDepth: () => spill.depth(),
+  });
+  // Set once close() begins: /readyz turns 503 so a load balancer stops sending new requests.
+  let draining = false;
+  const readiness = {
+    postgres: () => sql`select 1`,
+    redis: () => requestRedis.ping(),
+    accepting: async () => {
+      if (draining) throw new Error("draining");
+    },
   };
 
   await subscribeInvalidations({
@@ -237,6 +258,7 @@ export async function startProxy(
     let untrack = () => {};
     let extender: NodeJS.Timeout | null = null;
     let completion: Promise<void> | null = null;
+    let refusedCode = "";
     // Settlement and the usage event, once, before the response's last byte: a client that
     // sends its next request at once sees this one settled.
     const complete = () => {
@@ -295,11 +317,8 @@ export async function startProxy(
       const gatewayError =
         failure ?? new GatewayError("upstream_error", "The gateway failed to serve this request.");
       record?.fail(gatewayError);
+      refusedCode = gatewayError.code;
       await complete();
-      metrics.requests.inc({
-        outcome: record ? "error" : "unauthenticated",
-        code: gatewayError.code,
-      });
       if (gatewayError.code === "request_too_large") {
         answerTooLarge(req, res, gatewayError, requestId);
       } else if (!res.headersSent) {
@@ -310,13 +329,24 @@ export async function startProxy(
     } finally {
       untrack();
       await complete();
+      const ended = process.hrtime.bigint();
+      const route = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+      metrics.requests.inc({
+        route,
+        status: String(res.statusCode),
+        outcome: !record ? "unauthenticated" : record.code === null ? "allowed" : "error",
+        code: record?.code ?? refusedCode,
+      });
       if (record) {
         metrics.inflight.dec();
-        if (record.code === null) metrics.requests.inc({ outcome: "allowed", code: "" });
-        metrics.latency.observe(
-          { stream: String(record.stream) },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
+        const stream = String(record.stream);
+        metrics.latency.observe({ route, stream }, Number(ended - started) / 1e9);
+        if (record.upstreamSentAt !== null) {
+          metrics.upstreamLatency.observe(
+            { route, stream },
+            Number(ended - record.upstreamSentAt) / 1e9,
+          );
+        }
       }
     }
   };
@@ -330,30 +360,21 @@ export async function startProxy(
     keepAliveTimeout: 65_000,
   });
 
+  // Requests being served, so close() waits for their usage to be emitted, not only their sockets.
+  const handlers = new Set<Promise<void>>();
+  const track = (handling: Promise<void>) => {
+    handlers.add(handling);
+    void handling.finally(() => {
+      handlers.delete(handling);
+      if (draining) server.closeIdleConnections();
+    });
+  };
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return json(res, 200, { status: "ok" });
-    if (path === "/readyz") {
-      void Promise.all([
-        sql`select 1`.then(
-          () => "up",
-          () => "down",
-        ),
-        queueConnection.ping().then(
-          () => "up",
-          () => "down",
-        ),
-      ]).then(([postgres, redis]) => json(res, 200, { status: "ok", postgres, redis }));
-      return;
-    }
-    if (path === "/metrics") {
-      metrics.usagePending.set(deps.usage.pending);
-      metrics.usageSpilled.set(deps.usage.spilled);
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
-      });
-      return;
-    }
+    if (path === "/readyz") return void answerReadiness(res, readiness);
+    // A keep-alive client of a draining proxy is told to reconnect (to another instance).
+    if (draining) res.setHeader("Connection", "close");
     const stored = responsePath(path, req.method);
     if (stored) {
       if (!stored.action) {
@@ -366,7 +387,7 @@ export async function startProxy(
           { Allow: stored.allow, "x-request-id": newId("request") },
         );
       }
-      void handleGateway(req, res, { action: stored.action, id: stored.id });
+      track(handleGateway(req, res, { action: stored.action, id: stored.id }));
       return;
     }
     const method = routes[path as keyof typeof routes];
@@ -383,7 +404,7 @@ export async function startProxy(
         { Allow: method, "x-request-id": newId("request") },
       );
     }
-    void handleGateway(req, res, path as keyof typeof routes);
+    track(handleGateway(req, res, path as keyof typeof routes));
   });
 
   // Malformed requests, oversized headers and slow clients still get the contract's JSON.
@@ -402,30 +423,59 @@ export async function startProxy(
   });
 
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveMetrics({
+      registry: metrics.registry,
+      port: config.metricsPort,
+      log,
+      readiness,
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   // Usage a previous process spilled (or left behind when it was killed) goes to the queue now.
   void deps.usage.replaySpilled();
   const port = (server.address() as AddressInfo).port;
-  log.info({ port }, "proxy listening");
+  log.info({ port, metricsPort: metricsServer.port }, "proxy listening");
 
+  let closing: Promise<void> | undefined;
   return {
     server,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsPort: metricsServer.port,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}`,
     deps,
-    async close() {
-      // Stop accepting, let in-flight requests finish, then flush usage before disconnecting.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
-      await closed;
-      clearTimeout(deadline);
-      await deps.usage.close();
-      await queue.close();
-      queueConnection.disconnect();
-      subscriber.disconnect();
-      requestRedis.disconnect();
-      await deps.agent.close();
-      await sql.end({ timeout: 5 });
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+
+  /**
+   * Stop accepting, let in-flight requests and streams finish for up to the grace period (then
+   * cut them: their usage so far is still recorded), flush usage, then disconnect.
+   */
+  async function shutdown(): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = setTimeout(() => {
+      log.warn({ inflight: handlers.size }, "shutdown grace over: cutting requests in flight");
+      server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    await closed;
+    clearTimeout(deadline);
+    await Promise.allSettled([...handlers]);
+    await deps.usage.close();
+    await queue.close();
+    queueConnection.disconnect();
+    subscriber.disconnect();
+    requestRedis.disconnect();
+    await deps.agent.close();
+    await metricsServer.close();
+    await sql.end({ timeout: 5 });
+  }
 }

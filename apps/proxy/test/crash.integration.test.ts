@@ -2,8 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testSecret } from "@osm/testing/api";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
 import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -32,13 +31,8 @@ async function spawnProxy(
   const child = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
-      DATABASE_URL: stack.services.databaseUrl,
+      ...proxyProcessEnv(stack.services, { port, metricsPort: 0, dataDir }),
       REDIS_URL: redisUrl,
-      OSM_REDIS_PREFIX: stack.services.redisPrefix,
-      OSM_SECRET: testSecret,
-      OSM_DATA_DIR: dataDir,
-      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-      PROXY_PORT: String(port),
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],

@@ -547,6 +547,7 @@ describe("logs at the production level", () => {
         OSM_SECRET: testSecret,
         OSM_DATA_DIR: dataDir,
         PROXY_PORT: String(port),
+        PROXY_METRICS_PORT: "0",
         LOG_LEVEL: "info",
         OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
         NODE_ENV: "production",

@@ -31,6 +31,8 @@ export function testProxyConfig(
     requestTimeoutMs: 10_000,
     trustedProxies: [],
     port: 0,
+    metricsPort: 0,
+    shutdownGraceMs: 10_000,
     logLevel: "silent",
     ...overrides,
   };
@@ -57,6 +59,26 @@ export function rawBodyCapture() {
     });
   };
   return { fetch: capture, last: () => last };
+}
+
+/**
+ * The environment a proxy process (`main.ts` under tsx, or the built bundle) needs to serve a
+ * test stack's tenants: the stack's database and Redis prefix, a spill directory of its own.
+ */
+export function proxyProcessEnv(
+  services: TestServices,
+  ports: { port: number; metricsPort: number; dataDir: string },
+): Record<string, string> {
+  return {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    OSM_REDIS_PREFIX: services.redisPrefix,
+    OSM_SECRET: testSecret,
+    OSM_DATA_DIR: ports.dataDir,
+    OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+    PROXY_PORT: String(ports.port),
+    PROXY_METRICS_PORT: String(ports.metricsPort),
+  };
 }
 
 export type GatewayStack = Awaited<ReturnType<typeof startGatewayStack>>;

@@ -7,6 +7,7 @@ import { affordableOutputTokens, type Prices, reservationCost } from "@osm/polic
 import type { Logger } from "pino";
 import type { CachedKey } from "../cache/key-cache.ts";
 import { GatewayError } from "../errors.ts";
+import { admissionOutcome, type ProxyMetrics } from "../metrics.ts";
 
 /** What admission needs of the process: built before, and apart from, the gateway's deps. */
 export type AdmissionDeps = {
@@ -14,6 +15,7 @@ export type AdmissionDeps = {
   log: Logger;
   /** Below this many affordable output tokens a request without max_tokens is refused. */
   minOutputTokens: number;
+  admissions: ProxyMetrics["admissions"];
 };
 
 /** A reservation held for one request, settled (or released) exactly once when it ends. */
@@ -70,6 +72,17 @@ export class AdmissionControl {
   ) {}
 
   async admit(input: AdmissionInput): Promise<Admission | null> {
+    try {
+      const admission = await this.decide(input);
+      this.deps.admissions.inc({ outcome: admission ? "reserved" : "unmetered" });
+      return admission;
+    } catch (err) {
+      this.deps.admissions.inc({ outcome: admissionOutcome(err) });
+      throw err;
+    }
+  }
+
+  private async decide(input: AdmissionInput): Promise<Admission | null> {
     const { key } = input;
     const rate = key.policy.rateLimit;
     const rateLimited = Boolean(rate?.requestsPerMinute || rate?.tokensPerMinute);

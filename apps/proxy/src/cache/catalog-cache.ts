@@ -31,6 +31,9 @@ export class CatalogCache {
   private readonly byProject: Lru<string, Entry>;
   private readonly projectOfRow = new Map<string, string>();
   private readonly pending = new Map<string, Promise<ProjectCatalog>>();
+  /** Read by the metrics scrape: catalog lookups, and those the cache could not answer. */
+  lookups = 0;
+  misses = 0;
 
   constructor(
     private readonly db: Db,
@@ -43,8 +46,10 @@ export class CatalogCache {
   }
 
   async get(projectId: string): Promise<ProjectCatalog> {
+    this.lookups++;
     const entry = this.byProject.get(projectId);
     if (entry && entry.expiresAt > this.clock()) return entry.catalog;
+    this.misses++;
     const inflight = this.pending.get(projectId);
     if (inflight) return inflight;
     const fill = this.fill(projectId).finally(() => this.pending.delete(projectId));

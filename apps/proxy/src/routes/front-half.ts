@@ -106,7 +106,8 @@ export async function admitRequest<O extends Operation>(
   });
   record.admission = admission;
   record.reserved = admission?.reserved ?? 0n;
-  deps.metrics.overhead.observe(Number(process.hrtime.bigint() - record.startedAt) / 1e9);
+  record.upstreamSentAt = process.hrtime.bigint();
+  deps.metrics.overhead.observe(Number(record.upstreamSentAt - record.startedAt) / 1e9);
   return {
     request: {
       ...route,

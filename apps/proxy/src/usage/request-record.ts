@@ -25,6 +25,8 @@ export class RequestRecord {
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
   limitHit = false;
+  /** When the upstream request was sent (hrtime), for the upstream latency histogram. */
+  upstreamSentAt: bigint | null = null;
   /** End-user attribution: the body's safety_identifier / user, the x-osm-tags header. */
   endUser: string | null = null;
   tags: string[] | null = null;

@@ -73,13 +73,13 @@ export async function listLedger(
   db: DbOrTx,
   params: PageParams &
     AttributionFilter & {
-    projectId: string;
-    keyId?: string;
-    outcome?: Outcome;
-    code?: string;
-    /** true: only requests a shadow-mode rule would have refused; false: only the others. */
-    shadow?: boolean;
-  },
+      projectId: string;
+      keyId?: string;
+      outcome?: Outcome;
+      code?: string;
+      /** true: only requests a shadow-mode rule would have refused; false: only the others. */
+      shadow?: boolean;
+    },
 ) {
   const rows = await db
     .select()
