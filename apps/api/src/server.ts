@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BudgetCounters } from "@osm/budget/counters";
@@ -77,6 +78,8 @@ export function createApiHandler(services: ApiServices) {
         return answerDeclaredTooLarge(req, res, limit);
       }
       closeUnfinishedUploadAfter413(req, res);
+      const requestId = randomUUID();
+      res.setHeader("x-request-id", requestId);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
       await nodeHTTPRequestHandler({
         req,
@@ -85,10 +88,10 @@ export function createApiHandler(services: ApiServices) {
         router: appRouter,
         maxBodySize: limit,
         maxBatchSize,
-        createContext: ({ req, res }) => createContext(services, req, res),
+        createContext: ({ req, res }) => createContext(services, req, res, requestId),
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR")
-            services.log.error({ err: error.cause ?? error, path }, "procedure failed");
+            services.log.error({ err: error.cause ?? error, path, requestId }, "procedure failed");
         },
       });
       return;
