@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BudgetCounters } from "@osm/budget/counters";
@@ -93,6 +94,8 @@ export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
         return answerDeclaredTooLarge(req, res, limit);
       }
       closeUnfinishedUploadAfter413(req, res);
+      const requestId = randomUUID();
+      res.setHeader("x-request-id", requestId);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
       const started = process.hrtime.bigint();
       const failures = new Map<string, string>();
@@ -103,11 +106,11 @@ export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
         router: appRouter,
         maxBodySize: limit,
         maxBatchSize,
-        createContext: ({ req, res }) => createContext(services, req, res),
+        createContext: ({ req, res }) => createContext(services, req, res, requestId),
         onError: ({ error, path }) => {
           if (path !== undefined) failures.set(path, error.code);
           if (error.code === "INTERNAL_SERVER_ERROR")
-            services.log.error({ err: error.cause ?? error, path }, "procedure failed");
+            services.log.error({ err: error.cause ?? error, path, requestId }, "procedure failed");
         },
       });
       metrics.observe(path, failures, Number(process.hrtime.bigint() - started) / 1e9);

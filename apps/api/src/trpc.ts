@@ -8,12 +8,21 @@ import type { Context } from "./context.ts";
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
+  // Never stack traces to clients, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error, ctx }) {
     const zod = error.cause instanceof ZodError ? error.cause : null;
+    const internal = error.code === "INTERNAL_SERVER_ERROR";
+    const { stack: _stack, ...data } = shape.data as typeof shape.data & { stack?: string };
     return {
       ...shape,
+      // An internal error's message may quote SQL and its parameters: the client gets the
+      // request id instead, and the log has the details under it.
+      message: internal
+        ? `Internal error${ctx ? ` (request id ${ctx.requestId})` : ""}.`
+        : shape.message,
       data: {
-        ...shape.data,
+        ...data,
         // Which fields were wrong, so clients and forms can point at them. An unknown field is
         // reported at its own path (zod puts it at the enclosing object's).
         fields:

@@ -24,7 +24,12 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from "@osm/keys/passw
 import { hashSecret } from "@osm/keys/secrets";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { clearSessionCookie, sessionLifetimeMs, setSessionCookie } from "../auth/session-cookie.ts";
+import {
+  clearSessionCookie,
+  sessionCookieName,
+  sessionLifetimeMs,
+  setSessionCookie,
+} from "../auth/session-cookie.ts";
 import { isSetupToken } from "../auth/setup-token.ts";
 import type { Context } from "../context.ts";
 import { authedProcedure, publicProcedure, router, userProcedure } from "../trpc.ts";
@@ -56,7 +61,7 @@ async function startSession(ctx: Context, userId: string) {
     hashSecret(token),
     new Date(ctx.now().getTime() + sessionLifetimeMs),
   );
-  setSessionCookie(ctx.req, ctx.res, token);
+  setSessionCookie(ctx.req, ctx.res, sessionCookieName(ctx.config.publicUrl), token);
 }
 
 export const authRouter = router({
@@ -138,7 +143,7 @@ export const authRouter = router({
 
   logout: authedProcedure.mutation(async ({ ctx }) => {
     if (ctx.actor.type === "user") await deleteSession(ctx.db, ctx.actor.sessionId);
-    clearSessionCookie(ctx.req, ctx.res);
+    clearSessionCookie(ctx.req, ctx.res, sessionCookieName(ctx.config.publicUrl));
     return { ok: true };
   }),
 
