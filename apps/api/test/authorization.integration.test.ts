@@ -347,6 +347,15 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     input: () => ({ id: fx.keyId }),
   },
 
+  "policy.simulate": {
+    access: { kind: "project", min: "viewer" },
+    input: () => ({ keyId: fx.keyId, model: "gpt-4o-mini" }),
+  },
+  "policy.shadowReport": {
+    access: { kind: "project", min: "viewer" },
+    input: () => ({ keyId: fx.keyId }),
+  },
+
   "usage.summary": {
     access: { kind: "project", min: "viewer" },
     input: () => ({ projectId: P() }),

@@ -77,6 +77,8 @@ const queries = new Set<Path>([
   "usage.summary",
   "usage.timeseries",
   "logs.list",
+  "policy.simulate",
+  "policy.shadowReport",
   "tokens.list",
   "alerts.get",
   "alerts.deliveries",
