@@ -338,6 +338,10 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "member" },
     input: () => ({ id: fx.keyId, gracePeriodSeconds: 0 }),
   },
+  "keys.endGrace": {
+    access: { kind: "project", min: "member" },
+    input: () => ({ id: fx.keyId }),
+  },
   "keys.revoke": {
     access: { kind: "project", min: "member" },
     input: async () => ({ id: await freshKey() }),

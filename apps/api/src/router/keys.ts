@@ -277,6 +277,19 @@ export const keysRouter = router({
       return { key: await keyView(ctx.db, ctx.counters, updated, now), secret };
     }),
 
+  /** Ends a rotation's grace at once: the replaced secret stops working now. */
+  endGrace: authedProcedure
+    .input(z.strictObject({ id: idSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const key = await loadKey(ctx, input.id, "member");
+      const now = ctx.now();
+      if (!key.previousSecretHash) return keyView(ctx.db, ctx.counters, key, now);
+      const updated = await changeKey(ctx, key, "key.end_grace", (tx) =>
+        updateKey(tx, key.id, { previousSecretHash: null, graceUntil: null }, now),
+      );
+      return keyView(ctx.db, ctx.counters, updated, now);
+    }),
+
   revoke: authedProcedure
     .input(z.strictObject({ id: idSchema }))
     .mutation(async ({ ctx, input }) => {
