@@ -78,6 +78,8 @@ const queries = new Set<Path>([
   "usage.summary",
   "usage.timeseries",
   "logs.list",
+  "policy.simulate",
+  "policy.shadowReport",
   "tokens.list",
   "alerts.get",
   "alerts.deliveries",
@@ -264,7 +266,14 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
     input: () => ({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r1-0123456789abcdef" }),
     required: ["gracePeriodSeconds", "id"],
   },
+  { path: "keys.endGrace", input: () => ({ id: keyId }), required: ["id"] },
   { path: "keys.revoke", input: () => ({ id: keyId }), required: ["id"] },
+  {
+    path: "policy.simulate",
+    input: () => ({ keyId, model: "gpt-4o-mini", inputTokens: 1, outputTokens: 1, maxTokens: 1 }),
+    required: ["keyId", "model"],
+  },
+  { path: "policy.shadowReport", input: () => ({ keyId, hours: 24 }), required: ["keyId"] },
   { path: "keys.resetSpend", input: () => ({ id: keyId }), required: ["id"] },
   {
     path: "usage.summary",

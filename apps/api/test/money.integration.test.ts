@@ -1,3 +1,4 @@
+import { ingestUsageEvents } from "@osm/db/queries/ingest";
 import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -212,16 +213,32 @@ describe("amounts beyond 2^53 nanos (about $9M)", () => {
   it("usage and logs report ledger costs exactly", async () => {
     const { key } = await master.keys.create.mutate({ projectId, label: "ledger" });
     const admittedAt = new Date(Date.now() - 60_000).toISOString();
-    for (const [requestId, cost] of [
-      ["req_big_1", 5_000_000_000_000_001n],
-      ["req_big_2", 5_000_000_000_000_000n],
-    ] as const) {
-      await services.sql`
-        insert into usage_ledger
-          (request_id, project_id, key_id, model, provider, outcome, status, cost, admitted_at)
-        values (${requestId}, ${projectId}, ${key.id}, 'gpt-4o', 'prov', 'allowed', 200, ${cost},
-                ${admittedAt})`;
-    }
+    // Through the worker's own ingest, so the ledger and the rollups the usage pages read agree.
+    await ingestUsageEvents(
+      services.db,
+      (
+        [
+          ["req_big_1", 5_000_000_000_000_001n],
+          ["req_big_2", 5_000_000_000_000_000n],
+        ] as const
+      ).map(([requestId, cost]) => ({
+        requestId,
+        projectId,
+        keyId: key.id,
+        model: "gpt-4o",
+        provider: "prov",
+        outcome: "allowed" as const,
+        code: null,
+        status: 200,
+        stream: false,
+        inputTokens: 0,
+        outputTokens: 0,
+        costNanos: cost.toString(),
+        reservedNanos: "0",
+        latencyMs: 1,
+        admittedAt,
+      })),
+    );
     const summary = await master.usage.summary.query({ projectId });
     expect(summary.overall.costUsd).toBe("10000000.000000001");
     expect(summary.byModel).toMatchObject([{ model: "gpt-4o", costUsd: "10000000.000000001" }]);

@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ApiConfig } from "@osm/api/config";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
 import type { ProxyConfig } from "@osm/proxy/config";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
@@ -84,9 +85,12 @@ export function proxyProcessEnv(
 export type GatewayStack = Awaited<ReturnType<typeof startGatewayStack>>;
 
 /** Real API, proxy and fake provider on one test database and Redis prefix. */
-export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {}) {
+export async function startGatewayStack(
+  proxyOverrides: Partial<ProxyConfig> = {},
+  apiOverrides: Partial<ApiConfig> = {},
+) {
   const services = await createTestServices();
-  const api = await startTestApi(services);
+  const api = await startTestApi(services, apiOverrides);
   const fake: FakeProvider = await startFakeProvider();
   const proxies: RunningProxy[] = [await startProxy(testProxyConfig(services, proxyOverrides))];
   const master: ApiClient = apiClient(api.url, { bearer: testMasterKey });

@@ -4,12 +4,15 @@ import {
   findKeyForUpdate,
   findRotation,
   insertKey,
+  keySorts,
   keyStatuses,
+  limitStates,
   listKeys,
   rotationReplayWindowMs,
   saveRotation,
   updateKey,
 } from "@osm/db/queries/keys";
+import { keySparklines } from "@osm/db/queries/usage";
 import type { ApiKeyRow, Role } from "@osm/db/schema";
 import { displaySecret, generateSecret, hashSecret } from "@osm/keys/secrets";
 import { budgetPeriodSchema, keyPolicySchema, spendLimitSchema } from "@osm/policy/schemas";
@@ -68,6 +71,8 @@ export const keysRouter = router({
       z.strictObject({
         projectId: projectIdSchema,
         status: z.enum(keyStatuses).optional(),
+        limitState: z.enum(limitStates).optional(),
+        sort: z.enum(keySorts).default("created"),
         q: z.string().trim().max(200).optional(),
         ...pageInput,
       }),
@@ -76,8 +81,17 @@ export const keysRouter = router({
       await requireRole(ctx, input.projectId, "viewer");
       const now = ctx.now();
       const page = await listKeys(ctx.db, { ...input, now });
+      const [views, lines] = await Promise.all([
+        keyViews(ctx.db, ctx.counters, page.items, now),
+        keySparklines(
+          ctx.db,
+          input.projectId,
+          page.items.map((k) => k.id),
+          now,
+        ),
+      ]);
       return {
-        items: await keyViews(ctx.db, ctx.counters, page.items, now),
+        items: views.map((v) => ({ ...v, requests24h: lines.get(v.id) ?? [] })),
         nextCursor: page.nextCursor,
       };
     }),
@@ -289,6 +303,19 @@ export const keysRouter = router({
           event: "changed",
         });
       return { key: await keyView(ctx.db, ctx.counters, updated, now), secret };
+    }),
+
+  /** Ends a rotation's grace at once: the replaced secret stops working now. */
+  endGrace: authedProcedure
+    .input(z.strictObject({ id: idSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const key = await loadKey(ctx, input.id, "member");
+      const now = ctx.now();
+      if (!key.previousSecretHash) return keyView(ctx.db, ctx.counters, key, now);
+      const updated = await changeKey(ctx, key, "key.end_grace", (tx) =>
+        updateKey(tx, key.id, { previousSecretHash: null, graceUntil: null }, now),
+      );
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 
   revoke: authedProcedure

@@ -1,4 +1,4 @@
-import { usageSummary, usageTimeseries } from "@osm/db/queries/usage";
+import { usageGroups, usageSummary, usageTimeseries } from "@osm/db/queries/usage";
 import { formatUsd } from "@osm/policy/money";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
@@ -57,12 +57,15 @@ export const usageRouter = router({
       };
     }),
 
+  /** Hourly or daily points from the rollups, one per bucket and series (model, key or provider). */
   timeseries: authedProcedure
     .input(
       z.strictObject({
         projectId: projectIdSchema,
         keyId: idSchema.optional(),
+        keyIds: z.array(idSchema).min(1).max(20).optional(),
         bucket: z.enum(["hour", "day"]),
+        groupBy: z.enum(usageGroups).default("model"),
         from: z.date().optional(),
         to: z.date().optional(),
         ...attributionInput,
@@ -76,12 +79,14 @@ export const usageRouter = router({
         {
           projectId: input.projectId,
           keyId: input.keyId,
+          keyIds: input.keyIds,
           endUser: input.endUser,
           tag: input.tag,
           ...r,
         },
         input.bucket,
+        input.groupBy,
       );
-      return { ...r, bucket: input.bucket, points: rows.map(present) };
+      return { ...r, bucket: input.bucket, groupBy: input.groupBy, points: rows.map(present) };
     }),
 });

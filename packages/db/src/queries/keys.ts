@@ -95,26 +95,98 @@ export async function findKeyForUpdate(db: DbOrTx, id: string) {
 
 const escapeLike = (q: string) => q.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+export const keySorts = ["created", "spend", "lastUsed", "expiry"] as const;
+export type KeySort = (typeof keySorts)[number];
+export const limitStates = ["none", "limited", "near", "reached"] as const;
+export type LimitState = (typeof limitStates)[number];
+
+// Settled spend of the key's current window from the daily totals (a spend reset inside the
+// window is not subtracted: this only orders and filters lists, the shown figure is exact).
+const windowSpend = sql<string>`coalesce((select sum(d.cost) from ${keySpendDaily} d where d.key_id = ${apiKeys.id} and d.day >= case ${apiKeys.budgetPeriod}
+  when 'daily' then (now() at time zone 'UTC')::date
+  when 'weekly' then date_trunc('week', now() at time zone 'UTC')::date
+  when 'monthly' then date_trunc('month', now() at time zone 'UTC')::date
+  else '-infinity'::date end), 0)`;
+
+function limitCondition(state: LimitState): SQL | undefined {
+  switch (state) {
+    case "none":
+      return isNull(apiKeys.spendLimit);
+    case "limited":
+      return isNotNull(apiKeys.spendLimit);
+    case "reached":
+      return or(
+        eq(apiKeys.limitReached, true),
+        and(isNotNull(apiKeys.spendLimit), sql`${windowSpend} >= ${apiKeys.spendLimit}`),
+      );
+    case "near":
+      return and(
+        isNotNull(apiKeys.spendLimit),
+        sql`${windowSpend} * 5 >= ${apiKeys.spendLimit} * 4`,
+      );
+  }
+}
+
+function sortOrder(sort: KeySort): SQL[] {
+  switch (sort) {
+    case "spend":
+      return [sql`${windowSpend} desc`, desc(apiKeys.id)];
+    case "lastUsed":
+      return [sql`${apiKeys.lastUsedAt} desc nulls last`, desc(apiKeys.id)];
+    case "expiry":
+      return [sql`${apiKeys.expiresAt} asc nulls last`, desc(apiKeys.id)];
+    case "created":
+      return [desc(apiKeys.id)];
+  }
+}
+
+/**
+ * A page of a project's keys. Newest first pages by id (keyset); the other orders depend on
+ * values that move (spend, last use), so they page by offset ("o:<n>" cursors).
+ */
 export async function listKeys(
   db: DbOrTx,
-  params: PageParams & { projectId: string; status?: KeyStatus; q?: string; now: Date },
+  params: PageParams & {
+    projectId: string;
+    status?: KeyStatus;
+    limitState?: LimitState;
+    q?: string;
+    sort?: KeySort;
+    now: Date;
+  },
 ) {
+  const sort = params.sort ?? "created";
+  const offset = params.cursor?.startsWith("o:") ? Number(params.cursor.slice(2)) || 0 : 0;
+  const keyset = sort === "created" && params.cursor && !params.cursor.startsWith("o:");
+  const q = params.q?.replace(/^osm_[^…]*…/, "");
   const rows = await db
     .select()
     .from(apiKeys)
     .where(
       and(
         eq(apiKeys.projectId, params.projectId),
-        params.cursor ? lt(apiKeys.id, params.cursor) : undefined,
+        keyset ? lt(apiKeys.id, params.cursor!) : undefined,
         params.status ? statusCondition(params.status, params.now) : undefined,
-        params.q
-          ? or(ilike(apiKeys.label, `%${escapeLike(params.q)}%`), eq(apiKeys.id, params.q))
+        params.limitState ? limitCondition(params.limitState) : undefined,
+        q
+          ? or(
+              ilike(apiKeys.label, `%${escapeLike(q)}%`),
+              eq(apiKeys.id, q),
+              // The last four characters of the secret, as the display form shows them.
+              ilike(apiKeys.display, `%${escapeLike(q)}`),
+            )
           : undefined,
       ),
     )
-    .orderBy(desc(apiKeys.id))
+    .orderBy(...sortOrder(sort))
+    .offset(offset)
     .limit(params.limit + 1);
-  return toPage(rows, params.limit);
+  if (sort === "created" && !params.cursor?.startsWith("o:")) return toPage(rows, params.limit);
+  const items = rows.slice(0, params.limit);
+  return {
+    items,
+    nextCursor: rows.length > params.limit ? `o:${offset + params.limit}` : null,
+  };
 }
 
 export type KeyChanges = Partial<
