@@ -18,16 +18,18 @@ type AuditedContext = Pick<AuthedContext, "db" | "actor" | "publish"> & {
 
 /**
  * Runs a change and its audit row in one transaction (both commit or neither), then tells the
- * proxies. The entry may depend on what the change returned (a new row's id, what it removed).
+ * proxies. The entry may depend on what the change returned (a new row's id, what it removed);
+ * null when the change turned out to change nothing, which leaves no audit row.
  */
 export async function audited<R>(
   ctx: AuditedContext,
-  entry: AuditedChange | ((result: R) => AuditedChange),
+  entry: AuditedChange | ((result: R) => AuditedChange | null),
   change: (tx: Tx) => Promise<R>,
 ): Promise<R> {
   const { result, publish } = await ctx.db.transaction(async (tx) => {
     const result = await change(tx);
     const e = typeof entry === "function" ? entry(result) : entry;
+    if (!e) return { result, publish: null };
     await recordAudit(tx, {
       projectId: ctx.project.id,
       actor: auditActor(ctx.actor),
