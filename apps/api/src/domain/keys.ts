@@ -5,7 +5,6 @@ import {
   findRotation,
   insertKey,
   type KeySort,
-  type KeyStatus,
   type LimitState,
   listKeys,
   rotationReplayWindowMs,
@@ -15,6 +14,7 @@ import {
 import { keySparklines } from "@osm/db/queries/usage";
 import type { ApiKeyRow } from "@osm/db/schema";
 import { displaySecret, generateSecret, hashSecret } from "@osm/keys/secrets";
+import type { KeyStatus } from "@osm/policy/key-status";
 import type { BudgetPeriod, KeyPolicy } from "@osm/policy/schemas";
 import { TRPCError } from "@trpc/server";
 import { auditActor } from "../audit-actor.ts";

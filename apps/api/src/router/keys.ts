@@ -1,4 +1,5 @@
-import { keySorts, keyStatuses, limitStates } from "@osm/db/queries/keys";
+import { keySorts, limitStates } from "@osm/db/queries/keys";
+import { keyStatuses } from "@osm/policy/key-status";
 import { budgetPeriodSchema, keyPolicySchema, spendLimitSchema } from "@osm/policy/schemas";
 import { z } from "zod";
 import {

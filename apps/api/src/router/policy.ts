@@ -1,6 +1,6 @@
 import { budgetWindow } from "@osm/budget/redis-key-names";
 import { loadProjectCatalog } from "@osm/db/queries/gateway";
-import { keySpendWindow, settledSpend } from "@osm/db/queries/keys";
+import { settledSpend } from "@osm/db/queries/keys";
 import { shadowDenialCounts } from "@osm/db/queries/usage";
 import type { ApiKeyRow } from "@osm/db/schema";
 import {
@@ -95,7 +95,7 @@ async function liveWindow(ctx: AuthedContext, key: ApiKeyRow, now: Date) {
   const window = budgetWindow(key.budgetPeriod, key.spendResetAt, now);
   const live = await ctx.counters.read(key.id, window.id).catch(() => null);
   if (live) return live;
-  const settled = await settledSpend(ctx.db, new Map([[key.id, keySpendWindow(key, now)]]));
+  const settled = await settledSpend(ctx.db, new Map([[key.id, window]]));
   return { spent: settled.get(key.id)?.window ?? 0n, reserved: 0n };
 }
 
