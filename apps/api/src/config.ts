@@ -1,28 +1,38 @@
+import {
+  checkOneRedis,
+  type RedisTarget,
+  redisEnvFields,
+  redisTargetFromEnv,
+} from "@osm/redis/target";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 /** Everything the API reads from the environment, validated once at start. */
-export const apiEnvSchema = z.object({
-  DATABASE_URL: z.url(),
-  REDIS_URL: z.url(),
-  OSM_SECRET: z.string().min(32, "must be at least 32 characters"),
-  OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
-  OSM_ADMIN_EMAIL: z.email().optional(),
-  OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
-  OSM_ALLOW_PRIVATE_UPSTREAMS: bool.default(false),
-  OSM_DASHBOARD_ORIGINS: z.string().optional(),
-  OSM_DATA_DIR: z.string().default(".data"),
-  OSM_REDIS_PREFIX: z.string().default("osm:"),
-  OSM_DASHBOARD_DIR: z.string().optional(),
-  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+export const apiEnvSchema = z
+  .object({
+    DATABASE_URL: z.url(),
+    ...redisEnvFields,
+    OSM_SECRET: z.string().min(32, "must be at least 32 characters"),
+    OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+    OSM_ADMIN_EMAIL: z.email().optional(),
+    OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
+    OSM_ALLOW_PRIVATE_UPSTREAMS: bool.default(false),
+    OSM_DASHBOARD_ORIGINS: z.string().optional(),
+    OSM_DATA_DIR: z.string().default(".data"),
+    OSM_REDIS_PREFIX: z.string().default("osm:"),
+    OSM_DASHBOARD_DIR: z.string().optional(),
+    API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+  })
+  .superRefine(checkOneRedis);
 
 export type ApiConfig = {
   databaseUrl: string;
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   secret: string;
   masterKey?: string;
@@ -54,7 +64,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ApiConfig {
   }
   return {
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis: redisTargetFromEnv(e),
     redisPrefix: e.OSM_REDIS_PREFIX,
     secret: e.OSM_SECRET,
     masterKey: e.OSM_MASTER_KEY,

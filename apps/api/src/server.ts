@@ -4,8 +4,8 @@ import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
+import { createRedis } from "@osm/redis/connect";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createLoginThrottle } from "./auth/login-throttle.ts";
 import type { ApiConfig } from "./config.ts";
@@ -31,7 +31,7 @@ export function createServices(
   overrides: Partial<Pick<ApiServices, "now">> = {},
 ): ApiServices {
   const { db } = createDb({ url: config.databaseUrl, max: 10, applicationName: "osm-api" });
-  const redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  const redis = createRedis(config.redis, { maxRetriesPerRequest: 2 });
   const log = pino({ level: config.logLevel, base: { app: "api" } });
   const channel = invalidationChannel(config.redisPrefix);
   return {

@@ -1,34 +1,44 @@
+import {
+  checkOneRedis,
+  type RedisTarget,
+  redisEnvFields,
+  redisTargetFromEnv,
+} from "@osm/redis/target";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
-export const proxyEnvSchema = z.object({
-  DATABASE_URL: z.url(),
-  REDIS_URL: z.url(),
-  OSM_SECRET: z.string().min(32, "must be at least 32 characters"),
-  OSM_REDIS_PREFIX: z.string().default("osm:"),
-  OSM_DATA_DIR: z.string().default(".data"),
-  OSM_ALLOW_PRIVATE_UPSTREAMS: bool.default(false),
-  OSM_MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(16 * 1024 * 1024),
-  OSM_UPSTREAM_CONNECT_MS: ms(10_000),
-  OSM_UPSTREAM_FIRST_BYTE_MS: ms(300_000),
-  OSM_UPSTREAM_IDLE_MS: ms(120_000),
-  OSM_REDIS_TIMEOUT_MS: ms(250),
-  OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
-  OSM_HEADERS_TIMEOUT_MS: ms(10_000),
-  OSM_REQUEST_TIMEOUT_MS: ms(60_000),
-  PROXY_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+export const proxyEnvSchema = z
+  .object({
+    DATABASE_URL: z.url(),
+    ...redisEnvFields,
+    OSM_SECRET: z.string().min(32, "must be at least 32 characters"),
+    OSM_REDIS_PREFIX: z.string().default("osm:"),
+    OSM_DATA_DIR: z.string().default(".data"),
+    OSM_ALLOW_PRIVATE_UPSTREAMS: bool.default(false),
+    OSM_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(16 * 1024 * 1024),
+    OSM_UPSTREAM_CONNECT_MS: ms(10_000),
+    OSM_UPSTREAM_FIRST_BYTE_MS: ms(300_000),
+    OSM_UPSTREAM_IDLE_MS: ms(120_000),
+    OSM_REDIS_TIMEOUT_MS: ms(250),
+    OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
+    OSM_HEADERS_TIMEOUT_MS: ms(10_000),
+    OSM_REQUEST_TIMEOUT_MS: ms(60_000),
+    PROXY_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+  })
+  .superRefine(checkOneRedis);
 
 export type ProxyConfig = {
   databaseUrl: string;
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   secret: string;
   dataDir: string;
@@ -55,7 +65,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis: redisTargetFromEnv(e),
     redisPrefix: e.OSM_REDIS_PREFIX,
     secret: e.OSM_SECRET,
     dataDir: e.OSM_DATA_DIR,

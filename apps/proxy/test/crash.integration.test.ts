@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type RedisTarget, redisEnvOf } from "@osm/redis/target";
 import { testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
@@ -23,14 +24,14 @@ afterAll(async () => {
 });
 
 async function spawnProxy(
-  redisUrl = stack.services.redisUrl,
+  redis: RedisTarget = stack.services.redis,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn("node_modules/.bin/tsx", ["apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
       DATABASE_URL: stack.services.databaseUrl,
-      REDIS_URL: redisUrl,
+      ...redisEnvOf(redis),
       OSM_REDIS_PREFIX: stack.services.redisPrefix,
       OSM_SECRET: testSecret,
       OSM_DATA_DIR: dataDir,
@@ -106,7 +107,7 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
   const t = await stack.tenant();
   const redisPort = await freePort();
   let redis = await startRedis({ port: redisPort });
-  const first = await spawnProxy(redis.url);
+  const first = await spawnProxy({ mode: "single", url: redis.url });
   const chat = (url: string) =>
     fetch(`${url}/v1/chat/completions`, {
       method: "POST",
@@ -130,7 +131,7 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
   redis = await startRedis({ port: redisPort });
   const worker = await startWorker({
     databaseUrl: stack.services.databaseUrl,
-    redisUrl: redis.url,
+    redis: { mode: "single", url: redis.url },
     redisPrefix: stack.services.redisPrefix,
     metricsPort: 0,
     concurrency: 1,
@@ -138,7 +139,7 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
     lockDurationMs: 2000,
     logLevel: "silent",
   });
-  const second = await spawnProxy(redis.url);
+  const second = await spawnProxy({ mode: "single", url: redis.url });
   try {
     let found = 0;
     for (let i = 0; i < 200 && found < during.length; i++) {

@@ -31,11 +31,11 @@ beforeAll(async () => {
   port = await freePort();
   redis = await startRedis({ port });
   dataDir = mkdtempSync(join(tmpdir(), "osm-redis-outage-"));
-  const services = { ...stack.services, redisUrl: redis.url };
+  const services = { ...stack.services, redis: { mode: "single" as const, url: redis.url } };
   // This proxy's usage events go to its own Redis: a worker there writes them to PostgreSQL.
   worker = await startWorker({
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 2,

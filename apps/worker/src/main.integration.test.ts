@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
+import { redisEnvOf } from "@osm/redis/target";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTotals, totalsOf, usageEvent, waitFor } from "./test-support.ts";
 
@@ -13,13 +14,13 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const secret = "worker-main-test-secret-0123456789abcdef";
 
 let services: TestServices;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   services = await createTestServices();
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),
@@ -46,7 +47,7 @@ function spawnWorker(concurrency: number, extraEnv: Record<string, string> = {})
     env: {
       ...process.env,
       DATABASE_URL: services.databaseUrl,
-      REDIS_URL: services.redisUrl,
+      ...redisEnvOf(services.redis),
       OSM_REDIS_PREFIX: services.redisPrefix,
       OSM_SECRET: secret,
       WORKER_METRICS_PORT: "0",
@@ -82,7 +83,7 @@ describe("worker process", () => {
       env: {
         ...process.env,
         DATABASE_URL: services.databaseUrl,
-        REDIS_URL: services.redisUrl,
+        ...redisEnvOf(services.redis),
         OSM_SECRET: secret,
         WORKER_CONCURRENCY: "many",
       },

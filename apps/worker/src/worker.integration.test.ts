@@ -5,23 +5,23 @@ import {
   queueNames,
   usageJobOptions,
 } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTotals, totalsOf, usageEvent, waitFor } from "./test-support.ts";
 import { type RunningWorker, startWorker } from "./worker.ts";
 
 let services: TestServices;
 let worker: RunningWorker;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 
 beforeAll(async () => {
   services = await createTestServices();
   worker = await startWorker({
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 4,
@@ -29,7 +29,7 @@ beforeAll(async () => {
     lockDurationMs: 30_000,
     logLevel: "silent",
   });
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),

@@ -363,7 +363,7 @@ describe("alert delivery rules", () => {
     await expect(
       startWorker({
         databaseUrl: stack.services.databaseUrl,
-        redisUrl: stack.services.redisUrl,
+        redis: stack.services.redis,
         redisPrefix: stack.services.redisPrefix,
         metricsPort: 0,
         concurrency: 1,

@@ -91,7 +91,7 @@ describe("window housekeeping", () => {
 
     const second = await startWorker({
       databaseUrl: stack.services.databaseUrl,
-      redisUrl: stack.services.redisUrl,
+      redis: stack.services.redis,
       redisPrefix: stack.services.redisPrefix,
       metricsPort: 0,
       concurrency: 1,

@@ -1,6 +1,6 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { deleteKeysUnder } from "@osm/testing/redis";
 import { startWorker } from "@osm/testing/services";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // The budget model costs exactly 16,000 nano-USD per request (see budgetTenant).
@@ -14,23 +14,7 @@ afterAll(() => stack.close());
 
 /** FLUSHALL for this test's tenant: every Redis key under its prefix, queues included. */
 async function flushPrefix() {
-  const redis = new Redis(stack.services.redisUrl);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        "MATCH",
-        `${stack.services.redisPrefix}*`,
-        "COUNT",
-        1000,
-      );
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysUnder(stack.services.redis, stack.services.redisPrefix);
 }
 
 async function chat(secret: string) {
@@ -92,7 +76,7 @@ it("bounds the overspend by the cost of the events lost when Redis is flushed wi
   await flushPrefix(); // the 4 queued events are gone, and with them the counter
   const worker = await startWorker({
     databaseUrl: stack.services.databaseUrl,
-    redisUrl: stack.services.redisUrl,
+    redis: stack.services.redis,
     redisPrefix: stack.services.redisPrefix,
     metricsPort: 0,
     concurrency: 2,

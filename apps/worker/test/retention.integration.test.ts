@@ -13,7 +13,7 @@ beforeAll(async () => {
   services = await createTestServices();
   worker = await startWorker({
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 1,

@@ -1,7 +1,7 @@
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runTotals, totalsOf, usageEvent, waitFor } from "../src/test-support.ts";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
@@ -16,13 +16,13 @@ const retried = 20;
 
 let services: TestServices;
 let workers: RunningWorker[] = [];
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 
 const start = () =>
   startWorker({
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 2,
@@ -34,7 +34,7 @@ const start = () =>
 beforeAll(async () => {
   services = await createTestServices();
   workers = await Promise.all([start(), start()]);
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),

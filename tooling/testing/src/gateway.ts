@@ -14,7 +14,7 @@ export function testProxyConfig(
 ): ProxyConfig {
   return {
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     secret: testSecret,
     // Per test database: proxies of different test files must not replay each other's spill.
@@ -45,7 +45,7 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
   const master: ApiClient = apiClient(api.url, { bearer: testMasterKey });
   const worker = await startWorker({
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 2,
