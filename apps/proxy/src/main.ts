@@ -1,13 +1,27 @@
-import { configFromEnv } from "./config.ts";
+import { parseProxyEnv } from "./env.ts";
 import { startProxy } from "./server.ts";
 
-const proxy = await startProxy(configFromEnv(process.env));
+const env = parseProxyEnv(process.env);
+if (!env.ok) {
+  console.error(env.line);
+  process.exit(1);
+}
+const proxy = await startProxy(env.config);
 
+let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    // Repeats (a terminal, pnpm and tsx all relay Ctrl-C) must not cut the drain short: whoever
+    // will not wait sends SIGKILL, as the supervisor does after the grace period.
+    if (stopping) return;
+    stopping = true;
+    proxy.deps.log.info({ signal }, "proxy stopping: draining requests in flight");
     proxy.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        proxy.deps.log.error({ err }, "proxy close failed");
+        process.exit(1);
+      },
     );
   });
 }

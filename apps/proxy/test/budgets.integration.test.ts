@@ -1,4 +1,4 @@
-import { budgetWindow, keyCounters } from "@osm/budget/keys";
+import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
 import { createRedis } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
@@ -170,7 +170,7 @@ describe("budgets", () => {
 it("charges a provider's usage above the reservation in full and counts it", async () => {
   const t = await budgetTenant(costNanos * 100n);
   const metric = async () => {
-    const text = await (await fetch(`${stack.proxies[0]!.url}/metrics`)).text();
+    const text = await (await fetch(`${stack.proxies[0]!.metricsUrl}/metrics`)).text();
     return Number(/^osm_proxy_usage_over_reservation_total (\d+)/m.exec(text)?.[1] ?? 0);
   };
   const before = await metric();

@@ -27,6 +27,26 @@ describe("parseWorkerEnv", () => {
     });
   });
 
+  it("reads OSM_REDIS_CLUSTER in place of REDIS_URL as the nodes a cluster client starts from", () => {
+    const result = parseWorkerEnv({
+      ...base,
+      REDIS_URL: undefined,
+      OSM_REDIS_CLUSTER: "10.0.0.1:7000, redis-b:7001,",
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      config: {
+        redis: {
+          mode: "cluster",
+          nodes: [
+            { host: "10.0.0.1", port: 7000 },
+            { host: "redis-b", port: 7001 },
+          ],
+        },
+      },
+    });
+  });
+
   it.each([
     ["DATABASE_URL", { DATABASE_URL: undefined }],
     ["REDIS_URL", { REDIS_URL: "not a url" }],

@@ -1,6 +1,7 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { deleteKeysUnder } from "@osm/testing/redis";
 import { startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // The budget model costs exactly 16,000 nano-USD per request (see budgetTenant).
@@ -74,16 +75,12 @@ it("bounds the overspend by the cost of the events lost when Redis is flushed wi
   for (let i = 0; i < 4; i++) before.push(await chat(t.secret));
   expect(before).toEqual([200, 200, 200, 200]);
   await flushPrefix(); // the 4 queued events are gone, and with them the counter
-  const worker = await startWorker({
-    databaseUrl: stack.services.databaseUrl,
-    redis: stack.services.redis,
-    redisPrefix: stack.services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-    logLevel: "silent",
-  });
+  const worker = await startWorker(
+    testWorkerConfig(stack.services, {
+      stalledIntervalMs: 1000,
+      lockDurationMs: 2000,
+    }),
+  );
   try {
     const after = await successesUntilRefused(t.secret);
     const ledger = await ledgerRows(t.key.id, after + 1);

@@ -1,5 +1,5 @@
 import type { RedisClient } from "@osm/redis/connect";
-import { type KeyCounters, keyCounters } from "./redis-keys.ts";
+import { type KeyCounters, keyCounters } from "./redis-key-names.ts";
 import {
   admitScript,
   extendScript,

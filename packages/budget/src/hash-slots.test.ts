@@ -1,7 +1,7 @@
 import { inOneSlot } from "@osm/redis/hash-tag";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { keyCounters } from "./redis-keys.ts";
+import { keyCounters } from "./redis-key-names.ts";
 import * as scripts from "./scripts.ts";
 
 // Static half of the cluster proof (the dynamic half runs the suites on a real Redis Cluster):

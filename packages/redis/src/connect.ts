@@ -50,3 +50,17 @@ export function createRedis(target: RedisTarget, options: RedisConnectionOptions
   });
   return cluster;
 }
+
+/**
+ * Readiness: every master answers. One PING to a cluster reaches a single node, and a
+ * deployment with a master away refuses a third of its keys while that one node answers.
+ */
+export async function pingEveryMaster(client: RedisClient): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await client.ping();
+    return;
+  }
+  const masters = client.nodes("master");
+  if (masters.length === 0) throw new Error("redis cluster: no master known yet");
+  await Promise.all(masters.map((node) => node.ping()));
+}

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { checkOneRedis, redisEnvFields, redisEnvOf, redisTargetFromEnv } from "./target.ts";
+import { oneRedisIssue, redisEnvFields, redisEnvOf, redisTargetFromEnv } from "./target.ts";
 
-const schema = z.object(redisEnvFields).superRefine(checkOneRedis);
+const schema = z.object(redisEnvFields).superRefine((env, ctx) => {
+  const issue = oneRedisIssue(env);
+  if (issue) ctx.addIssue({ code: "custom", ...issue });
+});
 
 function parse(env: Record<string, string>) {
   const parsed = schema.safeParse(env);

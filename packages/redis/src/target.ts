@@ -27,29 +27,27 @@ export const redisEnvFields = {
   OSM_REDIS_CLUSTER: clusterNodesSchema.optional(),
 };
 
-type RedisEnv = { REDIS_URL?: string; OSM_REDIS_CLUSTER?: RedisNode[] };
+export type RedisEnv = { REDIS_URL?: string; OSM_REDIS_CLUSTER?: RedisNode[] };
 
 /**
  * Exactly one of the two: with both set, it is unclear which Redis holds the counters, and
  * picking one silently would split the deployment between two stores.
  */
-export function checkOneRedis(env: RedisEnv, ctx: z.RefinementCtx) {
-  if (env.REDIS_URL !== undefined && env.OSM_REDIS_CLUSTER !== undefined) {
-    ctx.addIssue({
-      code: "custom",
+export function oneRedisIssue(env: RedisEnv): { path: string[]; message: string } | undefined {
+  if (env.REDIS_URL !== undefined && env.OSM_REDIS_CLUSTER !== undefined)
+    return {
       path: ["OSM_REDIS_CLUSTER"],
       message: "set either REDIS_URL or OSM_REDIS_CLUSTER, not both",
-    });
-  } else if (env.REDIS_URL === undefined && env.OSM_REDIS_CLUSTER === undefined) {
-    ctx.addIssue({
-      code: "custom",
+    };
+  if (env.REDIS_URL === undefined && env.OSM_REDIS_CLUSTER === undefined)
+    return {
       path: ["REDIS_URL"],
       message: "required (or OSM_REDIS_CLUSTER=host:port,… for a Redis Cluster)",
-    });
-  }
+    };
+  return undefined;
 }
 
-/** The target of an env that passed checkOneRedis. */
+/** The target of an env that passed oneRedisIssue. */
 export function redisTargetFromEnv(env: RedisEnv): RedisTarget {
   return env.OSM_REDIS_CLUSTER
     ? { mode: "cluster", nodes: env.OSM_REDIS_CLUSTER }

@@ -147,6 +147,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
       OSM_DATA_DIR: dataDir,
       OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
       PROXY_PORT: String(proxyPort),
+      PROXY_METRICS_PORT: "0",
     },
     // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
     options.profileDir ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] } : {},

@@ -1,4 +1,4 @@
-import { budgetWindow, keyCounters } from "@osm/budget/keys";
+import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import { createRedis } from "@osm/redis/connect";
 import { Queue } from "bullmq";
