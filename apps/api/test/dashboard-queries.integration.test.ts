@@ -172,6 +172,21 @@ describe("logs, usage and the keys table", () => {
       model: "cheap",
     });
     expect(byModel.items.map((i) => i.outcome)).toEqual(["allowed"]);
+    // The dashboard's infinite query sends tRPC's paging direction with the cursor.
+    const forward = await t.master.logs.list.query({
+      projectId: t.projectId,
+      keyId: key.id,
+      outcome: "denied",
+      direction: "forward",
+    });
+    expect(forward.items).toHaveLength(1);
+    expect(
+      (
+        await callError(
+          t.master.logs.list.query({ projectId: t.projectId, direction: "sideways" as "forward" }),
+        )
+      ).code,
+    ).toBe("BAD_REQUEST");
     const future = await t.master.logs.list.query({
       projectId: t.projectId,
       keyId: key.id,
