@@ -160,6 +160,11 @@ describe("the scripted user", () => {
     await page.getByLabel("API key").fill("sk-upstream-secret");
     await page.getByRole("button", { name: "Add provider" }).last().click();
     await page.getByRole("cell", { name: "fake", exact: true }).waitFor();
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await page
+      .getByTestId("provider-test-fake")
+      .getByText(/^Connected · \d+ ms$/)
+      .waitFor();
     for (const [id, out] of [
       ["fake-mini", "0.6"],
       ["fake-big", "60"],
@@ -367,7 +372,9 @@ describe("the scripted user", () => {
     }
     await viewer.goto(`${base}/projects/${projectId}/catalog`);
     await viewer.getByRole("heading", { name: "Models" }).waitFor();
-    expect(await viewer.getByRole("button", { name: /Add|Import|Delete/ }).count()).toBe(0);
+    expect(
+      await viewer.getByRole("button", { name: /Add|Import|Delete|Test connection/ }).count(),
+    ).toBe(0);
 
     const session = (await viewerContext.cookies()).find((c) => c.name === "osm_session");
     const asViewer = apiClient(base, { cookies: new Map([["osm_session", session!.value]]) });

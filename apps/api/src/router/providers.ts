@@ -14,6 +14,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditActor } from "../audit-actor.ts";
 import { pageInput, projectIdSchema } from "../inputs.ts";
+import { probeProvider } from "../provider-probe.ts";
 import { type AuthedContext, authedProcedure, fieldError, requireRole, router } from "../trpc.ts";
 import { checkUpstreamUrl } from "../upstream-url.ts";
 
@@ -141,6 +142,21 @@ export const providersRouter = router({
       });
       await ctx.publish({ kind: "provider", id: updated.id, version: updated.version });
       return view(updated);
+    }),
+
+  // A mutation, not a query: it calls out with the stored key, so nothing may refetch it.
+  test: authedProcedure
+    .input(z.strictObject({ projectId: projectIdSchema, id: slugSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const provider = await loadProvider(ctx, input.projectId, input.id, "admin");
+      return probeProvider(
+        {
+          kind: provider.kind,
+          baseUrl: provider.baseUrl,
+          apiKey: ctx.box.decrypt(provider.credential),
+        },
+        { allowPrivate: ctx.config.allowPrivateUpstreams },
+      );
     }),
 
   delete: authedProcedure
