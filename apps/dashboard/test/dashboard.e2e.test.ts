@@ -39,7 +39,10 @@ const widths = [1280, 390] as const;
 async function capture(name: string) {
   for (const width of widths) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 860 });
-    await page.waitForTimeout(150);
+    // Two frames: the resize has been laid out and the charts have measured their containers.
+    await page.evaluate(
+      () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))),
+    );
     if (writeShots) await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
     const results = await new AxeBuilder({ page }).analyze();
     const bad = results.violations
@@ -340,9 +343,23 @@ describe("the scripted user", () => {
     ] as const) {
       await page.goto(`${base}/projects/${projectId}${path}`);
       await page.getByRole("heading", { level: 1 }).waitFor();
-      await page.waitForLoadState("networkidle");
+      // Polling queries keep the network busy: wait for the page's loading states instead.
+      await expect.poll(() => page.locator("[data-loading]").count()).toBe(0);
       await capture(name);
     }
+  });
+
+  it("invites someone, sees the open invitation and revokes it", async () => {
+    await page.goto(`${base}/projects/${projectId}/settings`);
+    await page.getByLabel("Email").fill("later@example.com");
+    await page.getByLabel("Role", { exact: true }).selectOption("member");
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    const row = page.getByTestId("invitation-later@example.com");
+    await row.waitFor();
+    await page.getByRole("button", { name: "Revoke the invitation for later@example.com" }).click();
+    await page.getByText("The invitation for later@example.com no longer works.").waitFor();
+    await page.getByText("No open invitations.").waitFor();
+    expect(await row.count()).toBe(0);
   });
 
   it("a viewer sees no mutation controls and the API refuses them", async () => {

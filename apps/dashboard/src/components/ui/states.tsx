@@ -10,7 +10,7 @@ export function Skeleton({ className }: { className?: string }) {
 
 export function Loading({ label = "Loading…", rows = 3 }: { label?: string; rows?: number }) {
   return (
-    <div role="status" aria-live="polite" className="grid gap-2 p-4">
+    <div role="status" aria-live="polite" data-loading="" className="grid gap-2 p-4">
       <span className="sr-only">{label}</span>
       {Array.from({ length: rows }, (_, i) => (
         <Skeleton key={i} className="h-8 w-full" />
