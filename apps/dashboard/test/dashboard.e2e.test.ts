@@ -35,6 +35,24 @@ let secret = "";
 
 const widths = [1280, 390] as const;
 
+/** Elements that stick out of the viewport sideways, outside any region that scrolls. */
+function overflowing(): Promise<string[]> {
+  return page.evaluate(() => {
+    const limit = document.documentElement.clientWidth;
+    const clipped = (el: Element | null): boolean => {
+      for (let e = el; e && e !== document.body; e = e.parentElement) {
+        const o = getComputedStyle(e).overflowX;
+        if (o === "auto" || o === "scroll" || o === "hidden") return true;
+      }
+      return false;
+    };
+    return [...document.body.querySelectorAll("*")]
+      .filter((e) => e.getBoundingClientRect().right > limit + 1 && !clipped(e.parentElement))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].slice(0, 4).join(".")}`);
+  });
+}
+
 /** Screenshots at both widths and an axe scan with no serious or critical violation. */
 async function capture(name: string) {
   for (const width of widths) {
@@ -44,6 +62,8 @@ async function capture(name: string) {
       () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))),
     );
     if (writeShots) await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
+    // Usable at phone width: the page itself never scrolls sideways (tables scroll in their card).
+    expect(await overflowing(), `${name} at ${width}px: wider than the page`).toEqual([]);
     const results = await new AxeBuilder({ page }).analyze();
     const bad = results.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")

@@ -50,7 +50,9 @@ export function EmptyState({
     <div className="flex flex-col items-center gap-3 rounded-lg border border-dashed p-8 text-center">
       <Inbox className="size-6 text-muted-foreground" aria-hidden="true" />
       <p className="font-medium">{title}</p>
-      {children ? <div className="max-w-xl text-sm text-muted-foreground">{children}</div> : null}
+      {children ? (
+        <div className="w-full min-w-0 max-w-xl text-sm text-muted-foreground">{children}</div>
+      ) : null}
       {action}
     </div>
   );
