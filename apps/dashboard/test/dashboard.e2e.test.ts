@@ -407,6 +407,15 @@ describe("the scripted user", () => {
     for (const name of ["Rotate", "Deactivate", "Revoke", "Reset spend"]) {
       expect(await viewer.getByRole("button", { name }).count()).toBe(0);
     }
+    await viewer.getByRole("link", { name: "View policy" }).click();
+    await viewer.getByRole("heading", { name: "Policy of backend" }).waitFor();
+    expect(await viewer.getByRole("button", { name: /Save policy|Discard/ }).count()).toBe(0);
+    expect(await viewer.getByRole("switch", { name: "Shadow mode" }).isDisabled()).toBe(true);
+    expect(await viewer.getByRole("button", { name: /^Add to / }).count()).toBe(0);
+    await viewer.goto(`${base}/projects/${projectId}/settings`);
+    await viewer.getByRole("table", { name: "Members" }).waitFor();
+    expect(await viewer.getByRole("button", { name: /Invite|Remove|Revoke/ }).count()).toBe(0);
+    expect(await viewer.getByRole("tab", { name: /Tokens|Alerts/ }).count()).toBe(0);
     await viewer.goto(`${base}/projects/${projectId}/catalog`);
     await viewer.getByRole("heading", { name: "Models" }).waitFor();
     expect(
@@ -416,6 +425,12 @@ describe("the scripted user", () => {
     const session = (await viewerContext.cookies()).find((c) => c.name === "osm_session");
     const asViewer = apiClient(base, { cookies: new Map([["osm_session", session!.value]]) });
     await expect(asViewer.keys.create.mutate({ projectId, label: "nope" })).rejects.toMatchObject({
+      data: { code: "FORBIDDEN" },
+    });
+    await expect(
+      asViewer.keys.update.mutate({ id: keyId, label: "renamed" }),
+    ).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+    await expect(asViewer.providers.test.mutate({ projectId, id: "fake" })).rejects.toMatchObject({
       data: { code: "FORBIDDEN" },
     });
     await viewerContext.close();
