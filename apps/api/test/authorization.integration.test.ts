@@ -280,6 +280,10 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "admin" },
     input: () => ({ projectId: P(), id: "prov", baseUrl: "http://127.0.0.1:9/v1" }),
   },
+  "providers.test": {
+    access: { kind: "project", min: "admin" },
+    input: () => ({ projectId: P(), id: "prov" }),
+  },
   "providers.delete": {
     access: { kind: "project", min: "admin" },
     input: async () => ({ projectId: P(), id: await freshProvider() }),
