@@ -1,10 +1,18 @@
-import { commonConfig, commonEnv, type EnvResult, parseEnv, port } from "@osm/env/common";
+import {
+  commonConfig,
+  commonEnv,
+  type EnvResult,
+  parseEnv,
+  port,
+  tracingEnv,
+} from "@osm/env/common";
 import { z } from "zod";
 import type { ApiConfig } from "./config.ts";
 
 /** Everything the API reads from the environment, validated once at start. */
 export const apiEnvSchema = z.object({
   ...commonEnv,
+  ...tracingEnv,
   OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   OSM_ADMIN_EMAIL: z.email().optional(),
   OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
@@ -46,6 +54,7 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
       metricsPort: e.API_METRICS_PORT,
       maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
       publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       development,
     };
   });

@@ -23,6 +23,14 @@ export const commonEnv = {
   LOG_LEVEL: logLevel,
 };
 
+/**
+ * OpenTelemetry traces, for the apps that emit them: set, spans are exported over OTLP/HTTP to
+ * this base URL (the standard variable; the SDK also reads OTEL_EXPORTER_OTLP_HEADERS).
+ */
+export const tracingEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+};
+
 export type CommonEnv = z.infer<z.ZodObject<typeof commonEnv>>;
 
 /** The common variables as every app's config carries them. */
