@@ -22,6 +22,8 @@ describe("parseApiEnv", () => {
         metricsPort: 9466,
         development: true,
         dashboardOrigins: ["http://localhost:5173"],
+        // The built dashboard beside the API, so `start:prod` serves it with no setting.
+        dashboardDir: expect.stringMatching(/\/apps\/dashboard\/dist$/),
       },
     });
   });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import {
   commonConfig,
   commonEnv,
@@ -9,6 +10,10 @@ import {
 import { z } from "zod";
 import type { ApiConfig } from "./config.ts";
 
+// The dashboard's build output beside this app: both src/env.ts (tsx) and the bundled
+// dist/main.js sit one level below apps/api, so one relative path serves both.
+const builtDashboard = fileURLToPath(new URL("../../dashboard/dist", import.meta.url));
+
 /** Everything the API reads from the environment, validated once at start. */
 export const apiEnvSchema = z.object({
   ...commonEnv,
@@ -18,7 +23,7 @@ export const apiEnvSchema = z.object({
   OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
   OSM_DASHBOARD_ORIGINS: z.string().optional(),
   OSM_DATA_DIR: z.string().default(".data"),
-  OSM_DASHBOARD_DIR: z.string().optional(),
+  OSM_DASHBOARD_DIR: z.string().min(1).default(builtDashboard),
   OSM_API_MAX_BODY_BYTES: z.coerce
     .number()
     .int()
