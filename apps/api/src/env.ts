@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import {
+  appEnvSchema,
   commonConfig,
-  commonEnv,
   type EnvResult,
   parseEnv,
   port,
@@ -15,8 +15,7 @@ import type { ApiConfig } from "./config.ts";
 const builtDashboard = fileURLToPath(new URL("../../dashboard/dist", import.meta.url));
 
 /** Everything the API reads from the environment, validated once at start. */
-export const apiEnvSchema = z.object({
-  ...commonEnv,
+export const apiEnvSchema = appEnvSchema({
   ...tracingEnv,
   OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   OSM_ADMIN_EMAIL: z.email().optional(),

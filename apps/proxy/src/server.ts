@@ -8,8 +8,8 @@ import { newId } from "@osm/keys/ids";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness } from "@osm/observability/readiness";
 import { startTracing } from "@osm/observability/tracing";
+import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
@@ -139,28 +139,34 @@ export async function startProxy(
   const versions = new SeenVersions();
   const metrics = createProxyMetrics();
   const tracer = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "osm-proxy" });
-  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const queueConnection = createRedis(config.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection: queueConnection,
     prefix: bullPrefix(config.redisPrefix),
   });
-  const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const subscriber = createRedis(config.redis, { maxRetriesPerRequest: null });
   // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
-  const requestRedis = new Redis(config.redisUrl, {
-    enableOfflineQueue: false,
-    commandTimeout: config.redisTimeoutMs,
+  const requestRedis = createRedis(config.redis, {
+    offlineQueue: false,
+    commandTimeoutMs: config.redisTimeoutMs,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    reconnectDelayMs: (attempt) => Math.min(attempt * 100, 1000),
   });
   // ioredis reconnects by itself; an outage is reported through /readyz and the 503s it causes.
   for (const connection of [queueConnection, subscriber, requestRedis]) {
     connection.on("error", (err) => log.debug({ err: String(err) }, "redis connection error"));
   }
-  // Serve once the request path can reach Redis; afterwards an outage answers 503 at once.
-  await new Promise<void>((resolve) => {
-    if (requestRedis.status === "ready") resolve();
-    else requestRedis.once("ready", () => resolve());
-  });
+  // Serve once the request path and the usage queue can reach Redis (a cluster client takes a
+  // few round trips to learn the slots); afterwards an outage answers 503 at once.
+  await Promise.all(
+    [requestRedis, queueConnection].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.status === "ready") resolve();
+          else connection.once("ready", () => resolve());
+        }),
+    ),
+  );
   const now = overrides.now ?? (() => new Date());
   const spill = new SpillFile(config.dataDir);
   const admission = new AdmissionControl(
@@ -207,7 +213,7 @@ export async function startProxy(
   let draining = false;
   const readiness = {
     postgres: () => sql`select 1`,
-    redis: () => requestRedis.ping(),
+    redis: () => pingEveryMaster(requestRedis),
     accepting: async () => {
       if (draining) throw new Error("draining");
     },

@@ -91,7 +91,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
   // The shape the test helpers take; createTestServices itself needs vitest's inject().
   const services: Parameters<typeof startTestApi>[0] = {
     databaseUrl,
-    redisUrl: redis.url,
+    redis: { mode: "single", url: redis.url },
     redisPrefix: "bench:",
     db: handle.db,
     sql: handle.sql,

@@ -1,12 +1,12 @@
-import { budgetWindow } from "@osm/budget/redis-key-names";
+import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import { createRedis } from "@osm/redis/connect";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import type { TestServices } from "./context.ts";
 
 /** Waits until the usage queue of this test's prefix is empty and nothing is being ingested. */
 export async function usageDrained(services: TestServices, deadlineMs = 15_000) {
-  const connection = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(services.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection,
     prefix: bullPrefix(services.redisPrefix),
@@ -47,13 +47,13 @@ export async function moneyConservation(services: TestServices) {
     const id = `${row.key_id}|${window.id}`;
     ledger.set(id, (ledger.get(id) ?? 0n) + BigInt(row.cost as string));
   }
-  const redis = new Redis(services.redisUrl);
+  const redis = createRedis(services.redis, { maxRetriesPerRequest: 2 });
   const mismatches: string[] = [];
   try {
     for (const [id, cost] of ledger) {
       const [keyId, windowId] = id.split("|") as [string, string];
       const spent = await redis.hget(
-        `${services.redisPrefix}{${keyId}}:budget:${windowId}`,
+        keyCounters(services.redisPrefix, keyId, windowId).budget,
         "spent",
       );
       if (BigInt(spent ?? "0") !== cost) mismatches.push(`${id}: ledger ${cost}, counter ${spent}`);
