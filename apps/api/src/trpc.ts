@@ -5,6 +5,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError, ZodRealError, type z } from "zod";
 import type { Context } from "./context.ts";
+import { tracedCall } from "./procedure-tracing.ts";
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
@@ -39,9 +40,20 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure;
+// Every procedure, whatever its tier, is traced when tracing is on.
+const procedure = t.procedure.use(({ ctx, path, type, next }) =>
+  ctx.tracer
+    ? tracedCall(
+        ctx.tracer,
+        { path, type, requestId: ctx.requestId, headers: ctx.req.headers },
+        next,
+      )
+    : next(),
+);
 
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+export const publicProcedure = procedure;
+
+export const authedProcedure = procedure.use(({ ctx, next }) => {
   if (!ctx.actor) {
     throw new TRPCError({
       code: "UNAUTHORIZED",

@@ -8,6 +8,7 @@ import { newId } from "@osm/keys/ids";
 import { answerThenDiscard } from "@osm/net/discard-upload";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness } from "@osm/observability/readiness";
+import { startTracing } from "@osm/observability/tracing";
 import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { Queue } from "bullmq";
 import { pino } from "pino";
@@ -27,6 +28,7 @@ import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
 import { tagsHeader } from "./request-fields.ts";
+import { RequestTrace } from "./request-trace.ts";
 import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -116,6 +118,7 @@ export async function startProxy(
   const box = createCryptoBox(config.secret);
   const versions = new SeenVersions();
   const metrics = createProxyMetrics();
+  const tracer = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "osm-proxy" });
   const queueConnection = createRedis(config.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection: queueConnection,
@@ -177,6 +180,7 @@ export async function startProxy(
     authFailures: new AuthFailureThrottle(),
     clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
+    tracer,
     now,
   };
 
@@ -239,6 +243,8 @@ export async function startProxy(
   const handleGateway = async (req: IncomingMessage, res: ServerResponse, path: GatewayPath) => {
     const started = process.hrtime.bigint();
     const requestId = newId("request");
+    const routeName = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+    const trace = tracer ? new RequestTrace(tracer, req, routeName, requestId) : null;
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
@@ -280,7 +286,7 @@ export async function startProxy(
       record.tags = tagsHeader(req.headers["x-osm-tags"]);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
-      const route = { deps, record, req, res, signal: controller.signal, complete };
+      const route = { deps, record, req, res, signal: controller.signal, trace, complete };
       // A live request keeps its reservation: the deadline moves forward while it runs.
       extender = setInterval(() => {
         if (record?.admission) void deps.admission.extend(record.admission, Date.now());
@@ -316,9 +322,9 @@ export async function startProxy(
       untrack();
       await complete();
       const ended = process.hrtime.bigint();
-      const route = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+      trace?.end(record, res.statusCode, refusedCode);
       metrics.requests.inc({
-        route,
+        route: routeName,
         status: String(res.statusCode),
         outcome: !record ? "unauthenticated" : record.code === null ? "allowed" : "error",
         code: record?.code ?? refusedCode,
@@ -326,10 +332,10 @@ export async function startProxy(
       if (record) {
         metrics.inflight.dec();
         const stream = String(record.stream);
-        metrics.latency.observe({ route, stream }, Number(ended - started) / 1e9);
+        metrics.latency.observe({ route: routeName, stream }, Number(ended - started) / 1e9);
         if (record.upstreamSentAt !== null) {
           metrics.upstreamLatency.observe(
-            { route, stream },
+            { route: routeName, stream },
             Number(ended - record.upstreamSentAt) / 1e9,
           );
         }
@@ -462,6 +468,8 @@ export async function startProxy(
     requestRedis.disconnect();
     await deps.agent.close();
     await metricsServer.close();
+    // The last batch of spans, including the requests just drained.
+    await tracer?.shutdown();
     await sql.end({ timeout: 5 });
   }
 }
