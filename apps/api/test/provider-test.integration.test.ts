@@ -1,7 +1,7 @@
-import { createServer } from "node:net";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
 import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
+import { freePort } from "@osm/testing/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callError } from "./helpers.ts";
 
@@ -35,30 +35,14 @@ afterAll(async () => {
   await services?.close();
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
+function addProvider(id: string, kind: "openai" | "anthropic", baseUrl: string, apiKey = "sk-x") {
+  return master.providers.create.mutate({ projectId, id, kind, baseUrl, apiKey });
 }
 
 describe("providers.test", () => {
   it("connects to an OpenAI and an Anthropic provider with the stored key", async () => {
-    await master.providers.create.mutate({
-      projectId,
-      id: "oa",
-      kind: "openai",
-      baseUrl: fake.openaiBaseUrl,
-      apiKey: "sk-openai-stored",
-    });
-    await master.providers.create.mutate({
-      projectId,
-      id: "an",
-      kind: "anthropic",
-      baseUrl: fake.anthropicBaseUrl,
-      apiKey: "sk-ant-stored",
-    });
+    await addProvider("oa", "openai", fake.openaiBaseUrl, "sk-openai-stored");
+    await addProvider("an", "anthropic", fake.anthropicBaseUrl, "sk-ant-stored");
     const oa = await master.providers.test.mutate({ projectId, id: "oa" });
     expect(oa).toMatchObject({ ok: true, status: 200 });
     expect(oa.message).toMatch(/^Connected/);
@@ -75,25 +59,13 @@ describe("providers.test", () => {
   });
 
   it("reports a wrong base URL and an unreachable host without throwing", async () => {
-    await master.providers.create.mutate({
-      projectId,
-      id: "no-v1",
-      kind: "openai",
-      baseUrl: fake.url,
-      apiKey: "sk-x",
-    });
+    await addProvider("no-v1", "openai", fake.url);
     expect(await master.providers.test.mutate({ projectId, id: "no-v1" })).toMatchObject({
       ok: false,
       status: 404,
       message: expect.stringContaining("check the base URL"),
     });
-    await master.providers.create.mutate({
-      projectId,
-      id: "down",
-      kind: "openai",
-      baseUrl: `http://127.0.0.1:${await closedPort()}/v1`,
-      apiKey: "sk-x",
-    });
+    await addProvider("down", "openai", `http://127.0.0.1:${await freePort()}/v1`);
     expect(await master.providers.test.mutate({ projectId, id: "down" })).toMatchObject({
       ok: false,
       status: null,
@@ -102,13 +74,7 @@ describe("providers.test", () => {
   });
 
   it("refuses a private address at connect time, for a literal and for a name", async () => {
-    await master.providers.create.mutate({
-      projectId,
-      id: "by-name",
-      kind: "openai",
-      baseUrl: fake.openaiBaseUrl.replace("127.0.0.1", "localhost"),
-      apiKey: "sk-x",
-    });
+    await addProvider("by-name", "openai", fake.openaiBaseUrl.replace("127.0.0.1", "localhost"));
     const before = fake.requests.length;
     const literal = await strict.providers.test.mutate({ projectId, id: "oa" });
     expect(literal).toMatchObject({ ok: false, status: null });
