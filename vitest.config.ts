@@ -43,6 +43,15 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "e2e",
+          include: ["apps/dashboard/test/**/*.e2e.test.ts"],
+          globalSetup: ["tooling/testing/src/global-setup.ts"],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

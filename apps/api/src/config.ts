@@ -20,6 +20,8 @@ export type ApiConfig = {
   maxBodyBytes: number;
   /** Where people reach the API and dashboard (invitation links); defaults to the API's own origin. */
   publicUrl?: string;
+  /** OTLP/HTTP collector for traces; unset, tracing is off and its SDK never loaded. */
+  otlpEndpoint?: string;
   development: boolean;
   logLevel: string;
 };

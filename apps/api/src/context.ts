@@ -3,6 +3,7 @@ import type { BudgetCounters } from "@osm/budget/counters";
 import type { Db } from "@osm/db/client";
 import type { Invalidation } from "@osm/jobs/invalidation";
 import type { CryptoBox } from "@osm/keys/crypto-box";
+import type { Tracer } from "@osm/observability/tracing";
 import type { RedisClient } from "@osm/redis/connect";
 import type { Logger } from "pino";
 import { type Actor, resolveActor } from "./actor.ts";
@@ -24,6 +25,8 @@ export type ApiServices = {
   publish(invalidation: Invalidation): Promise<void>;
   /** Injected clock: tests move time without sleeping. */
   now(): Date;
+  /** Null unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracer: Tracer | null;
 };
 
 export type Context = ApiServices & {

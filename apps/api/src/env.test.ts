@@ -22,6 +22,8 @@ describe("parseApiEnv", () => {
         metricsPort: 9466,
         development: true,
         dashboardOrigins: ["http://localhost:5173"],
+        // The built dashboard beside the API, so `start:prod` serves it with no setting.
+        dashboardDir: expect.stringMatching(/\/apps\/dashboard\/dist$/),
       },
     });
   });
@@ -31,6 +33,13 @@ describe("parseApiEnv", () => {
     expect(result.ok && result.config.dashboardOrigins).toEqual([]);
   });
 
+  it("turns tracing on only with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
+    const off = parseApiEnv(base);
+    expect(off.ok && off.config.otlpEndpoint).toBeUndefined();
+    const on = parseApiEnv({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: "https://otel.example.com" });
+    expect(on).toMatchObject({ ok: true, config: { otlpEndpoint: "https://otel.example.com" } });
+  });
+
   it.each([
     ["OSM_SECRET", { OSM_SECRET: undefined }],
     ["OSM_MASTER_KEY", { OSM_MASTER_KEY: "short" }],
@@ -38,6 +47,7 @@ describe("parseApiEnv", () => {
     ["OSM_ADMIN_EMAIL", { OSM_ADMIN_EMAIL: "owner@example.com" }],
     ["API_PORT", { API_PORT: "-1" }],
     ["NODE_ENV", { NODE_ENV: "staging" }],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" }],
   ])("names %s in one line when it is invalid", (name, change) => {
     const result = parseApiEnv({ ...base, ...change });
     expect(result.ok).toBe(false);

@@ -1,15 +1,28 @@
-import { appEnvSchema, commonConfig, type EnvResult, parseEnv, port } from "@osm/env/common";
+import { fileURLToPath } from "node:url";
+import {
+  appEnvSchema,
+  commonConfig,
+  type EnvResult,
+  parseEnv,
+  port,
+  tracingEnv,
+} from "@osm/env/common";
 import { z } from "zod";
 import type { ApiConfig } from "./config.ts";
 
+// The dashboard's build output beside this app: both src/env.ts (tsx) and the bundled
+// dist/main.js sit one level below apps/api, so one relative path serves both.
+const builtDashboard = fileURLToPath(new URL("../../dashboard/dist", import.meta.url));
+
 /** Everything the API reads from the environment, validated once at start. */
 export const apiEnvSchema = appEnvSchema({
+  ...tracingEnv,
   OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   OSM_ADMIN_EMAIL: z.email().optional(),
   OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
   OSM_DASHBOARD_ORIGINS: z.string().optional(),
   OSM_DATA_DIR: z.string().default(".data"),
-  OSM_DASHBOARD_DIR: z.string().optional(),
+  OSM_DASHBOARD_DIR: z.string().min(1).default(builtDashboard),
   OSM_API_MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -45,6 +58,7 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
       metricsPort: e.API_METRICS_PORT,
       maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
       publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       development,
     };
   });

@@ -7,6 +7,7 @@ import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness, type ReadinessChecks } from "@osm/observability/readiness";
+import { startTracing } from "@osm/observability/tracing";
 import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { pino } from "pino";
@@ -57,6 +58,8 @@ export function createServices(
       await redis.publish(channel, JSON.stringify(invalidation));
     },
     now: overrides.now ?? (() => new Date()),
+    // startApi sets it: the SDK is loaded only when an endpoint is configured.
+    tracer: null,
   };
 }
 
@@ -125,6 +128,7 @@ export async function startApi(
   overrides: Partial<Pick<ApiServices, "now">> = {},
 ): Promise<RunningApi> {
   const services = createServices(config, overrides);
+  services.tracer = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "osm-api" });
   const metrics = createApiMetrics(Object.keys(appRouter._def.procedures));
   const handler = createApiHandler(services, metrics);
   const server = createServer((req, res) => {
@@ -165,6 +169,7 @@ export async function startApi(
       await closed;
       clearTimeout(deadline);
       await metricsServer.close();
+      await services.tracer?.shutdown();
       services.redis.disconnect();
       await (services.db.$client as { end(o: { timeout: number }): Promise<void> }).end({
         timeout: 5,

@@ -22,4 +22,6 @@ export type ProxyConfig = {
   metricsPort: number;
   shutdownGraceMs: number;
   logLevel: string;
+  /** OTLP/HTTP collector for traces; unset, tracing is off and its SDK never loaded. */
+  otlpEndpoint?: string;
 };

@@ -1,4 +1,5 @@
 import type { Db } from "@osm/db/client";
+import type { Tracer } from "@osm/observability/tracing";
 import type { Logger } from "pino";
 import type { Agent } from "undici";
 import type { AdmissionControl } from "./admission/admission.ts";
@@ -29,5 +30,7 @@ export type GatewayDeps = {
   authFailures: AuthFailureThrottle;
   clientAddress: ClientAddressResolver;
   metrics: ProxyMetrics;
+  /** Null unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracer: Tracer | null;
   now(): Date;
 };

@@ -47,12 +47,21 @@ describe("parseProxyEnv", () => {
     ["PROXY_PORT", { PROXY_PORT: "70000" }],
     ["OSM_TRUSTED_PROXIES", { OSM_TRUSTED_PROXIES: "10.0.0.0/8,nonsense" }],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", { OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://collector:4318" }],
   ])("names %s in one line when it is invalid", (name, change) => {
     const result = parseProxyEnv({ ...base, ...change });
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.line).toMatch(new RegExp(`^osm proxy: invalid ${name}: \\S`));
     expect(result.line).not.toContain("\n");
+  });
+
+  it("turns tracing on only with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
+    const off = parseProxyEnv(base);
+    expect(off.ok && off.config.otlpEndpoint).toBeUndefined();
+    const on = parseProxyEnv({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" });
+    expect(on).toMatchObject({ ok: true, config: { otlpEndpoint: "http://collector:4318" } });
   });
 
   it("reads OSM_TRUSTED_PROXIES as CIDRs and names a bad entry", () => {

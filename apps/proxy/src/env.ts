@@ -5,6 +5,7 @@ import {
   milliseconds,
   parseEnv,
   port,
+  tracingEnv,
 } from "@osm/env/common";
 import { z } from "zod";
 import type { ProxyConfig } from "./config.ts";
@@ -12,6 +13,7 @@ import { parseTrustedProxies } from "./http/client-address.ts";
 
 /** Everything the proxy reads from the environment, validated once at start. */
 export const proxyEnvSchema = appEnvSchema({
+  ...tracingEnv,
   OSM_DATA_DIR: z.string().default(".data"),
   OSM_MAX_BODY_BYTES: z.coerce
     .number()
@@ -57,5 +59,6 @@ export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
     port: e.PROXY_PORT,
     metricsPort: e.PROXY_METRICS_PORT,
     shutdownGraceMs: e.OSM_SHUTDOWN_GRACE_MS,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));
 }

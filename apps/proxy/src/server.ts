@@ -5,8 +5,10 @@ import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
+import { answerThenDiscard } from "@osm/net/discard-upload";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness } from "@osm/observability/readiness";
+import { startTracing } from "@osm/observability/tracing";
 import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { Queue } from "bullmq";
 import { pino } from "pino";
@@ -26,6 +28,7 @@ import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
 import { tagsHeader } from "./request-fields.ts";
+import { RequestTrace } from "./request-trace.ts";
 import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -86,11 +89,7 @@ function json(res: ServerResponse, status: number, body: unknown) {
 // before the connection closes; past this the socket is closed regardless.
 const discardAfter413 = { bytes: 256 * 1024 * 1024, ms: 10_000, idleMs: 500 };
 
-/**
- * The 413 goes out at once with Connection: close, but the socket stays open while the rest of
- * the upload is discarded as it arrives (never buffered): closing while the client still writes
- * would make it see a broken pipe instead of the answer.
- */
+/** The 413 goes out at once; the rest of the upload is discarded before the socket closes. */
 function answerTooLarge(
   req: IncomingMessage,
   res: ServerResponse,
@@ -98,33 +97,16 @@ function answerTooLarge(
   requestId: string,
 ) {
   if (res.headersSent) return void res.destroy();
-  const body = JSON.stringify(errorBody(err));
-  res.writeHead(err.status, {
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(body),
-    Connection: "close",
-    "x-request-id": requestId,
-  });
-  res.write(body);
-  let discarded = 0;
-  const finish = () => {
-    clearTimeout(timer);
-    clearTimeout(idle);
-    if (!res.writableEnded) res.end();
-  };
-  const timer = setTimeout(finish, discardAfter413.ms);
-  timer.unref();
-  // A client that sends nothing more (it read the answer, or never meant to send the body).
-  let idle = setTimeout(finish, discardAfter413.idleMs);
-  req.on("data", (chunk: Buffer) => {
-    discarded += chunk.length;
-    clearTimeout(idle);
-    idle = setTimeout(finish, discardAfter413.idleMs);
-    if (discarded > discardAfter413.bytes) finish();
-  });
-  req.once("end", finish);
-  req.once("error", finish);
-  req.resume();
+  answerThenDiscard(
+    req,
+    res,
+    {
+      status: err.status,
+      body: JSON.stringify(errorBody(err)),
+      headers: { "x-request-id": requestId },
+    },
+    discardAfter413,
+  );
 }
 
 export async function startProxy(
@@ -136,6 +118,7 @@ export async function startProxy(
   const box = createCryptoBox(config.secret);
   const versions = new SeenVersions();
   const metrics = createProxyMetrics();
+  const tracer = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "osm-proxy" });
   const queueConnection = createRedis(config.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection: queueConnection,
@@ -197,6 +180,7 @@ export async function startProxy(
     authFailures: new AuthFailureThrottle(),
     clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
+    tracer,
     now,
   };
 
@@ -259,6 +243,8 @@ export async function startProxy(
   const handleGateway = async (req: IncomingMessage, res: ServerResponse, path: GatewayPath) => {
     const started = process.hrtime.bigint();
     const requestId = newId("request");
+    const routeName = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+    const trace = tracer ? new RequestTrace(tracer, req, routeName, requestId) : null;
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
@@ -300,7 +286,7 @@ export async function startProxy(
       record.tags = tagsHeader(req.headers["x-osm-tags"]);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
-      const route = { deps, record, req, res, signal: controller.signal, complete };
+      const route = { deps, record, req, res, signal: controller.signal, trace, complete };
       // A live request keeps its reservation: the deadline moves forward while it runs.
       extender = setInterval(() => {
         if (record?.admission) void deps.admission.extend(record.admission, Date.now());
@@ -336,9 +322,9 @@ export async function startProxy(
       untrack();
       await complete();
       const ended = process.hrtime.bigint();
-      const route = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+      trace?.end(record, res.statusCode, refusedCode);
       metrics.requests.inc({
-        route,
+        route: routeName,
         status: String(res.statusCode),
         outcome: !record ? "unauthenticated" : record.code === null ? "allowed" : "error",
         code: record?.code ?? refusedCode,
@@ -346,10 +332,10 @@ export async function startProxy(
       if (record) {
         metrics.inflight.dec();
         const stream = String(record.stream);
-        metrics.latency.observe({ route, stream }, Number(ended - started) / 1e9);
+        metrics.latency.observe({ route: routeName, stream }, Number(ended - started) / 1e9);
         if (record.upstreamSentAt !== null) {
           metrics.upstreamLatency.observe(
-            { route, stream },
+            { route: routeName, stream },
             Number(ended - record.upstreamSentAt) / 1e9,
           );
         }
@@ -482,6 +468,8 @@ export async function startProxy(
     requestRedis.disconnect();
     await deps.agent.close();
     await metricsServer.close();
+    // The last batch of spans, including the requests just drained.
+    await tracer?.shutdown();
     await sql.end({ timeout: 5 });
   }
 }

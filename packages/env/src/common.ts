@@ -32,6 +32,14 @@ export const commonEnv = {
   LOG_LEVEL: logLevel,
 };
 
+/**
+ * OpenTelemetry traces, for the apps that emit them: set, spans are exported over OTLP/HTTP to
+ * this base URL (the standard variable; the SDK also reads OTEL_EXPORTER_OTLP_HEADERS).
+ */
+export const tracingEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+};
+
 export type CommonEnv = z.infer<z.ZodObject<typeof commonEnv>>;
 
 /** An app's env schema: the common variables, its own, and the rules that span both Redis forms. */

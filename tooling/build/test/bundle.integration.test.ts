@@ -27,16 +27,35 @@ function buildApp(app: string, ...entries: string[]) {
 let stack: GatewayStack;
 let dataDir = "";
 let proxy: ChildProcess | null = null;
+let api: ChildProcess | null = null;
+
+async function stop(child: ChildProcess | null) {
+  if (!child || child.exitCode !== null) return null;
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+/** Polls until `url` answers 200 or the process exits. */
+async function waitReady(child: ChildProcess, url: string): Promise<boolean> {
+  for (let i = 0; i < 400 && child.exitCode === null; i++) {
+    const ready = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
 
 beforeAll(async () => {
   stack = await startGatewayStack();
   dataDir = mkdtempSync(join(tmpdir(), "osm-bundle-"));
 });
 afterAll(async () => {
-  if (proxy && proxy.exitCode === null) {
-    proxy.kill("SIGTERM");
-    await new Promise((r) => proxy!.once("exit", r));
-  }
+  await stop(proxy);
+  await stop(api);
   await stack.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -62,15 +81,7 @@ describe("production bundles", () => {
     proxy.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    let ready = false;
-    for (let i = 0; i < 400 && !ready && proxy.exitCode === null; i++) {
-      ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!ready) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(ready, stderr).toBe(true);
+    expect(await waitReady(proxy, `http://127.0.0.1:${metricsPort}/readyz`), stderr).toBe(true);
 
     const client = new OpenAI({
       baseURL: `http://127.0.0.1:${port}/v1`,
@@ -84,8 +95,7 @@ describe("production bundles", () => {
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
     expect(answer.usage?.completion_tokens).toBe(16);
 
-    proxy.kill("SIGTERM");
-    expect(await new Promise((r) => proxy!.once("exit", (code) => r(code)))).toBe(0);
+    expect(await stop(proxy)).toBe(0);
   });
 
   it("the API's migrate bundle migrates an empty database once, and again is a no-op", async () => {
@@ -125,5 +135,50 @@ describe("production bundles", () => {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     }
+  });
+
+  it("the dashboard build and the API bundle: start:prod serves the dashboard at / with no setting", async () => {
+    const dashboard = spawnSync("pnpm", ["run", "build"], {
+      cwd: join(root, "apps/dashboard"),
+      encoding: "utf8",
+    });
+    expect(dashboard.status, dashboard.stderr).toBe(0);
+    buildApp("api", "src/main.ts", "src/migrate.ts");
+    const port = await freePort();
+    const metricsPort = await freePort();
+    let stderr = "";
+    api = spawn(process.execPath, [join(root, "apps/api/dist/main.js")], {
+      cwd: dataDir,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        ...proxyProcessEnv(stack.services, { port: 0, metricsPort: 0, dataDir }),
+        API_PORT: String(port),
+        API_METRICS_PORT: String(metricsPort),
+        NODE_ENV: "production",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    api.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    expect(await waitReady(api, `http://127.0.0.1:${metricsPort}/readyz`), stderr).toBe(true);
+
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<div id="root"></div>');
+    const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script, html).toBeDefined();
+    const asset = await fetch(`http://127.0.0.1:${port}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    // A client-side route reloaded in the browser gets the same page.
+    const deep = await fetch(`http://127.0.0.1:${port}/keys`);
+    expect(await deep.text()).toBe(html);
+
+    expect(await stop(api)).toBe(0);
   });
 });

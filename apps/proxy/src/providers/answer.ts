@@ -59,6 +59,7 @@ export function charge(
 
 /** Settles first, so the client's next request sees this one charged. */
 export async function sendJson(request: AdmittedRequest, body: Buffer | string): Promise<void> {
+  request.trace?.answered(body);
   await request.complete();
   request.res.writeHead(200, {
     "Content-Type": "application/json",
@@ -124,6 +125,10 @@ export async function relayStream(
   const { record, signal } = request;
   const client = new ClientStream(request.res, record.requestId);
   const parser = new SseParser();
+  const send = (text: string) => {
+    request.trace?.streamed(text);
+    return client.write(text);
+  };
   const account = () => {
     const usage = translation.usage();
     charge(request, usage.reported, usage.estimatedOutput);
@@ -132,16 +137,16 @@ export async function relayStream(
     client.start();
     for await (const chunk of upstream.body) {
       for (const event of parser.push(chunk as Buffer))
-        for (const text of translation.onEvent(event)) await client.write(text);
+        for (const text of translation.onEvent(event)) await send(text);
     }
     for (const event of parser.end())
-      for (const text of translation.onEvent(event)) await client.write(text);
+      for (const text of translation.onEvent(event)) await send(text);
     account();
     if (!translation.finished())
       throw new GatewayError("upstream_error", "The provider ended the stream early.");
     const closing = (await translation.closing?.()) ?? [];
     await request.complete();
-    for (const text of closing) await client.write(text);
+    for (const text of closing) await send(text);
     client.end();
   } catch (err) {
     account();

@@ -3,6 +3,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { isRefusedLiteral } from "@osm/net/addresses";
 import type { Agent, Dispatcher } from "undici";
 import { GatewayError } from "../errors.ts";
+import type { RequestTrace } from "../request-trace.ts";
 
 export type UpstreamResponse = {
   status: number;
@@ -23,11 +24,14 @@ export async function callUpstream(
     signal: AbortSignal;
     /** A literal IP never goes through the guarded DNS lookup, so it is checked here. */
     allowPrivate: boolean;
+    trace: RequestTrace | null;
   },
 ): Promise<UpstreamResponse> {
   let response: Dispatcher.ResponseData;
+  let span: ReturnType<RequestTrace["upstream"]> | undefined;
   try {
     const target = new URL(url);
+    span = init.trace?.upstream(init.method, target);
     if (isRefusedLiteral(target.hostname, init.allowPrivate)) {
       throw Object.assign(new Error("private upstream address"), { code: "EPRIVATEUPSTREAM" });
     }
@@ -35,14 +39,18 @@ export async function callUpstream(
       origin: target.origin,
       path: target.pathname + target.search,
       method: init.method,
-      headers: { ...init.headers, "accept-encoding": acceptEncoding },
+      headers: { ...init.headers, ...span?.headers, "accept-encoding": acceptEncoding },
       body: init.body,
       signal: init.signal,
     });
   } catch (err) {
-    throw upstreamFailure(err, init.signal);
+    const failure = upstreamFailure(err, init.signal);
+    span?.failed(failure);
+    throw failure;
   }
-  return { status: response.statusCode, headers: response.headers, body: decoded(response) };
+  const body = decoded(response);
+  span?.responded(response.statusCode, body);
+  return { status: response.statusCode, headers: response.headers, body };
 }
 
 function decoded(response: Dispatcher.ResponseData): Readable {

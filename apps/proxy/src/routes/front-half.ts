@@ -77,6 +77,7 @@ export async function admitRequest<O extends Operation>(
   const model = catalog.models.get(parsed.model)!;
   const provider = catalog.providers.get(model.providerId)!;
   record.provider = provider.id;
+  route.trace?.routed(provider.kind, model.upstreamModel);
   const handler = adapters[provider.kind][parsed.operation] as OperationHandler<O> | undefined;
   if (!handler) {
     throw new GatewayError(

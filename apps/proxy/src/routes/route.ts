@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayDeps } from "../deps.ts";
+import type { RequestTrace } from "../request-trace.ts";
 import type { RequestRecord } from "../usage/request-record.ts";
 
 /** One authenticated gateway request as every route handler receives it. */
@@ -9,6 +10,8 @@ export type Route = {
   req: IncomingMessage;
   res: ServerResponse;
   signal: AbortSignal;
+  /** This request's spans when tracing is on, else null. */
+  trace: RequestTrace | null;
   /** Settles and records the request; awaited before the response's last byte. */
   complete(): Promise<void>;
 };

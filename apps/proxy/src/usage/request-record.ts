@@ -6,6 +6,11 @@ import type { ErrorCode, GatewayError } from "../errors.ts";
 
 const denialCodes = new Set<string>([...DenialCodes, "rate_limit_exceeded"]);
 
+/** A request's outcome as the ledger and traces name it: a policy refusal is a denial. */
+export function requestOutcome(code: ErrorCode | null): UsageEvent["outcome"] {
+  return code === null ? "allowed" : denialCodes.has(code) ? "denied" : "error";
+}
+
 /**
  * What the gateway learns about one authenticated request as it goes; `toEvent` turns it into
  * the single usage event that request emits, whatever way it ends.
@@ -51,8 +56,7 @@ export class RequestRecord {
   toEvent(endedAt: bigint): UsageEvent | null {
     if (this.emitted) return null;
     this.emitted = true;
-    const outcome =
-      this.code === null ? "allowed" : denialCodes.has(this.code) ? "denied" : "error";
+    const outcome = requestOutcome(this.code);
     return {
       requestId: this.requestId,
       projectId: this.key.projectId,

@@ -20,7 +20,7 @@ export async function postMessages(
   body: Record<string, unknown>,
   stream: boolean,
 ): Promise<UpstreamResponse> {
-  const { deps, provider, signal } = request;
+  const { deps, provider, signal, trace } = request;
   const upstream = await callUpstream(deps.agent, `${provider.baseUrl}/v1/messages`, {
     method: "POST",
     headers: {
@@ -32,6 +32,7 @@ export async function postMessages(
     body: JSON.stringify(body),
     signal,
     allowPrivate: deps.config.allowPrivateUpstreams,
+    trace,
   });
   if (upstream.status >= 400) throw await upstreamError(request, upstream, anthropicErrorMessage);
   return upstream;

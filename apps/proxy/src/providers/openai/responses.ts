@@ -102,7 +102,7 @@ export async function openAiResponseAction(
   action: ResponseAction,
   id: string,
 ): Promise<void> {
-  const { deps, signal, record, res } = route;
+  const { deps, signal, record, res, trace } = route;
   const upstream = await callUpstream(
     deps.agent,
     `${provider.baseUrl}/responses/${id}${action === "cancel" ? "/cancel" : ""}`,
@@ -111,6 +111,7 @@ export async function openAiResponseAction(
       headers: { authorization: `Bearer ${provider.apiKey}`, accept: "application/json" },
       signal,
       allowPrivate: deps.config.allowPrivateUpstreams,
+      trace,
     },
   );
   if (upstream.status >= 400) {

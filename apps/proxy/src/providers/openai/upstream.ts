@@ -11,7 +11,7 @@ export function postOpenAi(
   body: Record<string, unknown>,
   accept?: "application/json" | "text/event-stream",
 ): Promise<UpstreamResponse> {
-  const { deps, provider, signal } = request;
+  const { deps, provider, signal, trace } = request;
   return callUpstream(deps.agent, `${provider.baseUrl}${path}`, {
     method: "POST",
     headers: {
@@ -22,6 +22,7 @@ export function postOpenAi(
     body: JSON.stringify(body),
     signal,
     allowPrivate: deps.config.allowPrivateUpstreams,
+    trace,
   });
 }
 
