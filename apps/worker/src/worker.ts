@@ -1,6 +1,7 @@
 import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { verifySecretCheck } from "@osm/db/secret-check";
+import { queueNames } from "@osm/jobs/queues";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { createRedis } from "@osm/redis/connect";
@@ -16,6 +17,7 @@ import { createIngestBatchProcessor } from "./processors/usage/ingest-batch.ts";
 import { flipLimits } from "./processors/usage/limit-flips.ts";
 import { createAlertsQueue, createAlertsWorker } from "./queues/alerts.ts";
 import { startHousekeeping } from "./queues/housekeeping.ts";
+import { drainLegacyQueue } from "./queues/legacy-drain.ts";
 import { createUsageQueue, createUsageWorker } from "./queues/usage.ts";
 
 export type WorkerConfig = {
@@ -134,7 +136,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     log,
   });
 
-  const usage = createUsageWorker({
+  const usageOptions = {
     redis: config.redis,
     redisPrefix: config.redisPrefix,
     concurrency: config.concurrency,
@@ -156,27 +158,44 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     }),
     metrics,
     log,
-  });
+  };
+  const usage = createUsageWorker(usageOptions);
 
-  const alerts = box
-    ? createAlertsWorker({
+  const alertsOptions = box && {
+    redis: config.redis,
+    redisPrefix: config.redisPrefix,
+    concurrency: config.concurrency,
+    stalledIntervalMs: config.stalledIntervalMs,
+    lockDurationMs: config.lockDurationMs,
+    processor: createAlertDeliveryProcessor({
+      db: database.db,
+      box,
+      allowPrivate: config.allowPrivateUpstreams ?? false,
+      timeoutMs: WEBHOOK_TIMEOUT_MS,
+      log,
+      now,
+    }),
+    metrics,
+    log,
+  };
+  const alerts = alertsOptions ? createAlertsWorker(alertsOptions) : null;
+  const legacy = await Promise.all([
+    drainLegacyQueue({
+      redis: config.redis,
+      redisPrefix: config.redisPrefix,
+      queueName: queueNames.usage,
+      consume: (bullPrefix) => createUsageWorker({ ...usageOptions, bullPrefix }),
+      log,
+    }),
+    alertsOptions &&
+      drainLegacyQueue({
         redis: config.redis,
         redisPrefix: config.redisPrefix,
-        concurrency: config.concurrency,
-        stalledIntervalMs: config.stalledIntervalMs,
-        lockDurationMs: config.lockDurationMs,
-        processor: createAlertDeliveryProcessor({
-          db: database.db,
-          box,
-          allowPrivate: config.allowPrivateUpstreams ?? false,
-          timeoutMs: WEBHOOK_TIMEOUT_MS,
-          log,
-          now,
-        }),
-        metrics,
+        queueName: queueNames.alerts,
+        consume: (bullPrefix) => createAlertsWorker({ ...alertsOptions, bullPrefix }),
         log,
-      })
-    : null;
+      }),
+  ]);
 
   let closing: Promise<void> | undefined;
   return {
@@ -188,6 +207,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
         // The active batches finish (and commit) before the pool they use goes away.
         await usage.close();
         await alerts?.close();
+        for (const drain of legacy) await drain?.close();
         await housekeeping.close();
         publisher.disconnect();
         await server.close();

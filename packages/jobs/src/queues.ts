@@ -23,6 +23,12 @@ export const housekeepingEveryMs = 30_000;
  */
 export const bullPrefix = (redisPrefix: string) => `${redisPrefix}{bull}`;
 
+/**
+ * The prefix of releases before Redis Cluster support: jobs queued under it at an upgrade are
+ * drained by the new workers (apps/worker/src/queues/legacy-drain.ts).
+ */
+export const legacyBullPrefix = (redisPrefix: string) => `${redisPrefix}bull`;
+
 export const usageJobOptions: JobsOptions = {
   // A database outage must not drop usage. The delay doubles from 500 ms with no cap: retry n
   // waits 500 ms × 2^(n-1), so the 24 retries span about 97 days, and a batch that met an

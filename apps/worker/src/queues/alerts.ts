@@ -8,6 +8,8 @@ import type { WorkerMetrics } from "../metrics.ts";
 export type AlertsWorkerOptions = {
   redis: RedisTarget;
   redisPrefix: string;
+  /** BullMQ's prefix when not the deployment's own (draining the pre-cluster queues). */
+  bullPrefix?: string;
   concurrency: number;
   stalledIntervalMs: number;
   lockDurationMs: number;
@@ -22,7 +24,7 @@ export function createAlertsWorker(options: AlertsWorkerOptions) {
   const connection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, unknown>(queueNames.alerts, options.processor, {
     connection,
-    prefix: bullPrefix(options.redisPrefix),
+    prefix: options.bullPrefix ?? bullPrefix(options.redisPrefix),
     concurrency: options.concurrency,
     stalledInterval: options.stalledIntervalMs,
     lockDuration: options.lockDurationMs,

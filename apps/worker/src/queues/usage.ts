@@ -9,6 +9,8 @@ import type { WorkerMetrics } from "../metrics.ts";
 export type UsageWorkerOptions = {
   redis: RedisTarget;
   redisPrefix: string;
+  /** BullMQ's prefix when not the deployment's own (draining the pre-cluster queues). */
+  bullPrefix?: string;
   concurrency: number;
   stalledIntervalMs: number;
   lockDurationMs: number;
@@ -30,7 +32,7 @@ export function createUsageWorker(options: UsageWorkerOptions) {
   const connection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, IngestResult>(queueNames.usage, options.processor, {
     connection,
-    prefix: bullPrefix(options.redisPrefix),
+    prefix: options.bullPrefix ?? bullPrefix(options.redisPrefix),
     concurrency: options.concurrency,
     stalledInterval: options.stalledIntervalMs,
     lockDuration: options.lockDurationMs,
