@@ -1,32 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { answerThenDiscard, discardUpload } from "@osm/net/discard-upload";
 
 // How much of an oversized upload is read and dropped after the 413, so that the client reads
 // the answer instead of a reset connection; past either bound the connection is closed.
 const discard = { bytes: 8 * 1024 * 1024, ms: 2_000, idleMs: 500 };
-
-/** Reads and drops the rest of an upload within `discard`'s bounds, then calls `done` once. */
-function drain(req: IncomingMessage, done: () => void) {
-  let seen = 0;
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    clearTimeout(idle);
-    done();
-  };
-  const timer = setTimeout(finish, discard.ms);
-  let idle = setTimeout(finish, discard.idleMs);
-  req.on("data", (chunk: Buffer) => {
-    seen += chunk.length;
-    clearTimeout(idle);
-    idle = setTimeout(finish, discard.idleMs);
-    if (seen > discard.bytes) finish();
-  });
-  req.once("end", finish);
-  req.once("error", finish);
-  req.resume();
-}
 
 /**
  * Answers a request whose declared Content-Length is over the limit without reading its body:
@@ -41,15 +18,7 @@ export function answerDeclaredTooLarge(req: IncomingMessage, res: ServerResponse
       data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
     },
   });
-  res.writeHead(413, {
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(body),
-    Connection: "close",
-  });
-  res.write(body);
-  drain(req, () => {
-    if (!res.writableEnded) res.end();
-  });
+  answerThenDiscard(req, res, { status: 413, body }, discard);
 }
 
 /**
@@ -58,6 +27,6 @@ export function answerDeclaredTooLarge(req: IncomingMessage, res: ServerResponse
  */
 export function closeUnfinishedUploadAfter413(req: IncomingMessage, res: ServerResponse) {
   res.once("finish", () => {
-    if (res.statusCode === 413 && !req.complete) drain(req, () => req.destroy());
+    if (res.statusCode === 413 && !req.complete) discardUpload(req, discard, () => req.destroy());
   });
 }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { createMetricsRegistry } from "@osm/observability/metrics-registry";
 
 /**
  * Requests by procedure and tRPC code, and their latency. Procedure names come from the router,
@@ -6,22 +6,20 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
  * the series without bound.
  */
 export function createApiMetrics(procedures: Iterable<string>) {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "osm_api_" });
+  const metrics = createMetricsRegistry({ defaultMetricsPrefix: "osm_api_" });
+  const { registry } = metrics;
   const known = new Set(procedures);
-  const requests = new Counter({
-    name: "osm_api_requests_total",
-    help: "tRPC calls by procedure and result code (OK, or the TRPCError code)",
-    labelNames: ["procedure", "code"] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: "osm_api_request_seconds",
-    help: "Time from request to response per procedure (a batch counts for each of its calls)",
-    labelNames: ["procedure"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  const requests = metrics.counter(
+    "osm_api_requests_total",
+    "tRPC calls by procedure and result code (OK, or the TRPCError code)",
+    ["procedure", "code"],
+  );
+  const latency = metrics.histogram(
+    "osm_api_request_seconds",
+    "Time from request to response per procedure (a batch counts for each of its calls)",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ["procedure"],
+  );
   return {
     registry,
     /** `path` is the URL's procedure list ("a,b" for a batch); `errors` the code per failed one. */

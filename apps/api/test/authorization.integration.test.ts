@@ -1,16 +1,9 @@
 import { type AppRouter, appRouter } from "@osm/api/router";
 import type { Role } from "@osm/db/schema";
 import { hashSecret } from "@osm/keys/secrets";
-import {
-  type ApiClient,
-  apiClient,
-  startTestApi,
-  testMasterKey,
-  testSecret,
-} from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
+import { type ApiClient, apiClient, testMasterKey, testSecret } from "@osm/testing/api";
 import type { inferRouterInputs } from "@trpc/server";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { sessionCookie } from "../src/actor.ts";
 import { setupToken } from "../src/auth/setup-token.ts";
 import { roleRank } from "../src/trpc.ts";
@@ -25,14 +18,13 @@ import {
   outcome,
   password,
   unique,
+  useTestApi,
 } from "./helpers.ts";
 
 // Every procedure of the management API × every kind of caller: who may call it, who is
 // refused and how. A procedure added to the router without a row here fails the suite.
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
+const t = useTestApi();
 
 type Fixture = {
   projectId: string;
@@ -64,13 +56,13 @@ const actors: Actor[] = [];
 function clientOf(actor: Actor): ApiClient {
   switch (actor.kind) {
     case "person":
-      return apiClient(api.url, { cookies: actor.cookies });
+      return apiClient(t.api.url, { cookies: actor.cookies });
     case "token":
     case "master":
     case "invalid":
-      return apiClient(api.url, { bearer: actor.bearer });
+      return apiClient(t.api.url, { bearer: actor.bearer });
     case "anonymous":
-      return apiClient(api.url);
+      return apiClient(t.api.url);
   }
 }
 
@@ -79,9 +71,9 @@ async function restoreSessions() {
   for (const actor of actors) {
     if (actor.kind !== "person") continue;
     const token = actor.cookies.get(sessionCookie) ?? "";
-    const [row] = await services.sql`
+    const [row] = await t.services.sql`
       select 1 as found from sessions where token_hash = ${hashSecret(token)}`;
-    if (!row) actor.cookies.set(sessionCookie, await directSession(services, actor.userId));
+    if (!row) actor.cookies.set(sessionCookie, await directSession(t.services, actor.userId));
   }
 }
 
@@ -92,9 +84,9 @@ type Access =
   | { kind: "public"; outcome?: string }
   /** Any valid credential. */
   | { kind: "authed" }
-  /** Only a signed-in person (session cookie), not a token or the master key. */
+  /** Only a signed-in person (session cookie), not a token or the t.master key. */
   | { kind: "person" }
-  /** People and the master key; management tokens are bound to one project. */
+  /** People and the t.master key; management tokens are bound to one project. */
   | { kind: "notToken" }
   /** At least `min` in the fixture project; NOT_FOUND for people outside it. */
   | { kind: "project"; min: Role };
@@ -125,11 +117,11 @@ const P = () => fx.projectId;
 const email = () => `${unique("user")}@example.com`;
 
 async function freshKey(): Promise<string> {
-  return (await master.keys.create.mutate({ projectId: P(), label: unique("key") })).key.id;
+  return (await t.master.keys.create.mutate({ projectId: P(), label: unique("key") })).key.id;
 }
 async function freshProvider(): Promise<string> {
   const id = unique("prov");
-  await master.providers.create.mutate({
+  await t.master.providers.create.mutate({
     projectId: P(),
     id,
     kind: "openai",
@@ -140,7 +132,7 @@ async function freshProvider(): Promise<string> {
 }
 async function freshModel(): Promise<string> {
   const id = unique("model");
-  await master.models.create.mutate({
+  await t.master.models.create.mutate({
     projectId: P(),
     id,
     providerId: "prov",
@@ -188,7 +180,7 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "public" },
     freshSession: true,
     input: async () => {
-      const { inviteUrl } = await master.members.invite.mutate({
+      const { inviteUrl } = await t.master.members.invite.mutate({
         projectId: P(),
         email: email(),
         role: "viewer",
@@ -232,8 +224,8 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     // fixture project (which survives only if they are refused).
     input: async (actor, allowed) => {
       if (!allowed) return { id: P() };
-      const project = await master.projects.create.mutate({ name: unique("doomed") });
-      if (actor.kind === "person") await addMember(services, project.id, actor.userId, "owner");
+      const project = await t.master.projects.create.mutate({ name: unique("doomed") });
+      if (actor.kind === "person") await addMember(t.services, project.id, actor.userId, "owner");
       return { id: project.id };
     },
   },
@@ -253,7 +245,7 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
   "members.revokeInvitation": {
     access: { kind: "project", min: "owner" },
     input: async () => ({
-      id: (await master.members.invite.mutate({ projectId: P(), email: email(), role: "viewer" }))
+      id: (await t.master.members.invite.mutate({ projectId: P(), email: email(), role: "viewer" }))
         .id,
     }),
   },
@@ -264,8 +256,8 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
   "members.remove": {
     access: { kind: "project", min: "owner" },
     input: async () => {
-      const user = await createBareUser(services, email());
-      await addMember(services, P(), user.id, "viewer");
+      const user = await createBareUser(t.services, email());
+      await addMember(t.services, P(), user.id, "viewer");
       return { projectId: P(), userId: user.id };
     },
   },
@@ -287,6 +279,10 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
   "providers.update": {
     access: { kind: "project", min: "admin" },
     input: () => ({ projectId: P(), id: "prov", baseUrl: "http://127.0.0.1:9/v1" }),
+  },
+  "providers.test": {
+    access: { kind: "project", min: "admin" },
+    input: () => ({ projectId: P(), id: "prov" }),
   },
   "providers.delete": {
     access: { kind: "project", min: "admin" },
@@ -390,7 +386,7 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "admin" },
     input: async () => ({
       id: (
-        await master.tokens.create.mutate({ projectId: P(), label: unique("t"), role: "viewer" })
+        await t.master.tokens.create.mutate({ projectId: P(), label: unique("t"), role: "viewer" })
       ).token.id,
     }),
   },
@@ -443,14 +439,10 @@ const procedures = appRouter._def.procedures as unknown as Record<
 // --- Setup ----------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-
   // The owner signs up through the API and creates the project.
   const ownerEmail = "owner@example.com";
-  const ownerUser = await createUser(services, ownerEmail);
-  const owner = await login(api.url, ownerEmail);
+  const ownerUser = await createUser(t.services, ownerEmail);
+  const owner = await login(t.api.url, ownerEmail);
   const project = await owner.client.projects.create.mutate({ name: "Fixture project" });
 
   // The admin joins through an invitation, the others are added directly.
@@ -460,7 +452,7 @@ beforeAll(async () => {
     role: "admin",
   });
   const adminCookies = new Map<string, string>();
-  const joined = await apiClient(api.url, { cookies: adminCookies }).auth.acceptInvite.mutate({
+  const joined = await apiClient(t.api.url, { cookies: adminCookies }).auth.acceptInvite.mutate({
     token: new URL(inviteUrl).hash.slice("#token=".length),
     password,
   });
@@ -475,18 +467,18 @@ beforeAll(async () => {
   people.push({ name: "owner", role: "owner", userId: ownerUser.id, cookies: owner.cookies });
   people.push({ name: "admin", role: "admin", userId: joined.id, cookies: adminCookies });
   for (const role of ["member", "viewer"] as const) {
-    const user = await createUser(services, `${role}@example.com`);
-    await addMember(services, project.id, user.id, role);
+    const user = await createUser(t.services, `${role}@example.com`);
+    await addMember(t.services, project.id, user.id, role);
     people.push({
       name: role,
       role,
       userId: user.id,
-      cookies: (await login(api.url, user.email)).cookies,
+      cookies: (await login(t.api.url, user.email)).cookies,
     });
   }
   // Someone who owns another project and has nothing to do with this one.
-  const outsiderUser = await createUser(services, "outsider@example.com");
-  const outsider = await login(api.url, outsiderUser.email);
+  const outsiderUser = await createUser(t.services, "outsider@example.com");
+  const outsider = await login(t.api.url, outsiderUser.email);
   const otherProject = await outsider.client.projects.create.mutate({ name: "Elsewhere" });
   const otherKey = await outsider.client.keys.create.mutate({
     projectId: otherProject.id,
@@ -516,7 +508,7 @@ beforeAll(async () => {
     label: "expired",
     role: "admin",
   });
-  await services.sql`
+  await t.services.sql`
     update management_tokens set expires_at = now() - interval '1 minute'
     where id = ${expired.token.id}`;
   actors.push({ name: "revokedToken", kind: "invalid", bearer: revoked.secret });
@@ -541,9 +533,9 @@ beforeAll(async () => {
     tier: "paid",
   });
   const key = await owner.client.keys.create.mutate({ projectId: project.id, label: "fixture" });
-  const target = await createBareUser(services, "target@example.com");
-  await addMember(services, project.id, target.id, "member");
-  const loginUser = await createUser(services, "login-target@example.com");
+  const target = await createBareUser(t.services, "target@example.com");
+  await addMember(t.services, project.id, target.id, "member");
+  const loginUser = await createUser(t.services, "login-target@example.com");
 
   fx = {
     projectId: project.id,
@@ -553,11 +545,6 @@ beforeAll(async () => {
     targetUserId: target.id,
     loginEmail: loginUser.email,
   };
-});
-
-afterAll(async () => {
-  await api?.close();
-  await services?.close();
 });
 
 // --- Tests ----------------------------------------------------------------------------------
@@ -577,7 +564,7 @@ describe.each(Object.keys(table) as Path[])("%s", (path) => {
       const input = await row.input(actor, want === "ok");
       const client =
         row.freshSession && actor.kind === "person"
-          ? cookieClient(api.url, await directSession(services, actor.userId))
+          ? cookieClient(t.api.url, await directSession(t.services, actor.userId))
           : clientOf(actor);
       const proc = procedureOf(client, path);
       const result = await outcome(type === "query" ? proc.query(input) : proc.mutate(input));
@@ -607,7 +594,7 @@ describe.each(Object.keys(table) as Path[])("%s", (path) => {
 describe("beyond the table", () => {
   it("refuses the owner role for management tokens", async () => {
     const err = await callError(
-      master.tokens.create.mutate({
+      t.master.tokens.create.mutate({
         projectId: fx.projectId,
         label: "owner token",
         role: "owner" as "admin",
@@ -633,7 +620,7 @@ describe("beyond the table", () => {
     const member = clientOf(actors.find((a) => a.name === "member")!);
     const outsider = clientOf(actors.find((a) => a.name === "outsider")!);
     const admin = clientOf(actors.find((a) => a.name === "admin")!);
-    const before = await services.sql`select count(*)::int as n from projects`;
+    const before = await t.services.sql`select count(*)::int as n from projects`;
     expect(
       (await callError(member.projects.create.mutate({ name: "copy", copyCatalogFrom: P() }))).code,
     ).toBe("FORBIDDEN");
@@ -641,7 +628,7 @@ describe("beyond the table", () => {
       (await callError(outsider.projects.create.mutate({ name: "copy", copyCatalogFrom: P() })))
         .code,
     ).toBe("NOT_FOUND");
-    const after = await services.sql`select count(*)::int as n from projects`;
+    const after = await t.services.sql`select count(*)::int as n from projects`;
     expect(after[0]!.n).toBe(before[0]!.n);
     const copy = await admin.projects.create.mutate({ name: "copy", copyCatalogFrom: P() });
     const models = await admin.models.list.query({ projectId: copy.id });
@@ -665,15 +652,15 @@ describe("beyond the table", () => {
       expect(await callError(call())).toMatchObject({ code: "PRECONDITION_FAILED" });
     }
     // With a second owner, the first may step down.
-    const other = await createBareUser(services, email());
-    await addMember(services, project.id, other.id, "viewer");
+    const other = await createBareUser(t.services, email());
+    await addMember(t.services, project.id, other.id, "viewer");
     await owner.members.setRole.mutate({ projectId: project.id, userId: other.id, role: "owner" });
     await owner.members.setRole.mutate({
       projectId: project.id,
       userId: ownerActor.userId,
       role: "viewer",
     });
-    const members = await master.members.list.query({ projectId: project.id });
+    const members = await t.master.members.list.query({ projectId: project.id });
     expect(Object.fromEntries(members.items.map((m) => [m.userId, m.role]))).toEqual({
       [ownerActor.userId]: "viewer",
       [other.id]: "owner",
@@ -686,27 +673,28 @@ describe("beyond the table", () => {
 
   it("a malformed bearer is refused as invalid credentials, not treated as anonymous", async () => {
     for (const bearer of ["osmt_not-a-token", "osm_abc", "x"]) {
-      const err = await callError(apiClient(api.url, { bearer }).projects.list.query());
+      const err = await callError(apiClient(t.api.url, { bearer }).projects.list.query());
       expect(err).toMatchObject({ code: "UNAUTHORIZED", message: "Invalid credentials." });
     }
   });
 
-  it("the master key on a project that does not exist gets NOT_FOUND, never a server error", async () => {
+  it("the t.master key on a project that does not exist gets NOT_FOUND, never a server error", async () => {
     const missing = "project_doesnotexist";
     const calls: [string, () => Promise<unknown>][] = [
-      ["projects.get", () => master.projects.get.query({ id: missing })],
-      ["projects.update", () => master.projects.update.mutate({ id: missing, name: "x" })],
-      ["projects.delete", () => master.projects.delete.mutate({ id: missing })],
+      ["projects.get", () => t.master.projects.get.query({ id: missing })],
+      ["projects.update", () => t.master.projects.update.mutate({ id: missing, name: "x" })],
+      ["projects.delete", () => t.master.projects.delete.mutate({ id: missing })],
       [
         "members.invite",
-        () => master.members.invite.mutate({ projectId: missing, email: email(), role: "viewer" }),
+        () =>
+          t.master.members.invite.mutate({ projectId: missing, email: email(), role: "viewer" }),
       ],
-      ["keys.create", () => master.keys.create.mutate({ projectId: missing, label: "x" })],
-      ["keys.list", () => master.keys.list.query({ projectId: missing })],
+      ["keys.create", () => t.master.keys.create.mutate({ projectId: missing, label: "x" })],
+      ["keys.list", () => t.master.keys.list.query({ projectId: missing })],
       [
         "providers.create",
         () =>
-          master.providers.create.mutate({
+          t.master.providers.create.mutate({
             projectId: missing,
             id: "p",
             kind: "openai",
@@ -716,13 +704,16 @@ describe("beyond the table", () => {
       ],
       [
         "tokens.create",
-        () => master.tokens.create.mutate({ projectId: missing, label: "x", role: "viewer" }),
+        () => t.master.tokens.create.mutate({ projectId: missing, label: "x", role: "viewer" }),
       ],
       [
         "alerts.set",
-        () => master.alerts.set.mutate({ projectId: missing, url: "http://127.0.0.1:9/h" }),
+        () => t.master.alerts.set.mutate({ projectId: missing, url: "http://127.0.0.1:9/h" }),
       ],
-      ["models.importDefaults", () => master.models.importDefaults.mutate({ projectId: missing })],
+      [
+        "models.importDefaults",
+        () => t.master.models.importDefaults.mutate({ projectId: missing }),
+      ],
     ];
     const got: Record<string, string> = {};
     for (const [name, call] of calls) {

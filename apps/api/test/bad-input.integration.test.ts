@@ -171,6 +171,11 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
     required: ["id", "projectId"],
   },
   {
+    path: "providers.test",
+    input: () => ({ projectId: P, id: "prov" }),
+    required: ["id", "projectId"],
+  },
+  {
     path: "providers.delete",
     input: () => ({ projectId: P, id: "prov" }),
     required: ["id", "projectId"],

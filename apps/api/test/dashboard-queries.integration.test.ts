@@ -1,35 +1,19 @@
 import { ingestUsageEvents } from "@osm/db/queries/ingest";
-import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callError } from "./helpers.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { callError, useTestApi } from "./helpers.ts";
 
 // The procedures the dashboard needs beyond CRUD: the policy simulator, the shadow report,
 // log filters, usage from the rollups and the keys table's sort, filters and sparklines.
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
-let projectId: string;
+const t = useTestApi({ project: "Dashboard", provider: true });
 
 beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-  projectId = (await master.projects.create.mutate({ name: "Dashboard" })).id;
-  await master.providers.create.mutate({
-    projectId,
-    id: "prov",
-    kind: "openai",
-    baseUrl: "http://127.0.0.1:9/v1",
-    apiKey: "sk-test",
-  });
   for (const [id, out] of [
     ["cheap", "1"],
     ["pricey", "50"],
   ] as const) {
-    await master.models.create.mutate({
-      projectId,
+    await t.master.models.create.mutate({
+      projectId: t.projectId,
       id,
       providerId: "prov",
       upstreamModel: id,
@@ -40,11 +24,6 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await api?.close();
-  await services?.close();
-});
-
 function event(
   keyId: string,
   n: number,
@@ -52,7 +31,7 @@ function event(
 ) {
   return {
     requestId: `req_${keyId}_${n}`,
-    projectId,
+    projectId: t.projectId,
     keyId,
     model: "cheap",
     provider: "prov",
@@ -72,14 +51,14 @@ function event(
 
 describe("policy.simulate", () => {
   it("allows a request with its reservation and cost, and names the rule of a denial", async () => {
-    const { key } = await master.keys.create.mutate({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
       label: "sim",
       spendLimitUsd: "1",
       budgetPeriod: "monthly",
       policy: { models: { allow: ["chea*"] }, maxTokensPerRequest: 2000 },
     });
-    const ok = await master.policy.simulate.query({
+    const ok = await t.master.policy.simulate.query({
       keyId: key.id,
       model: "cheap",
       inputTokens: 100,
@@ -94,7 +73,7 @@ describe("policy.simulate", () => {
       estimatedCostUsd: "0.0005",
       remainingUsd: "0.999",
     });
-    expect(await master.policy.simulate.query({ keyId: key.id, model: "pricey" })).toEqual({
+    expect(await t.master.policy.simulate.query({ keyId: key.id, model: "pricey" })).toEqual({
       allowed: false,
       error: {
         code: "model_not_allowed",
@@ -105,25 +84,25 @@ describe("policy.simulate", () => {
       },
     });
     expect(
-      await master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 5000 }),
+      await t.master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 5000 }),
     ).toMatchObject({ allowed: false, error: { code: "max_tokens_exceeded", status: 400 } });
-    expect(await master.policy.simulate.query({ keyId: key.id, model: "nope" })).toMatchObject({
+    expect(await t.master.policy.simulate.query({ keyId: key.id, model: "nope" })).toMatchObject({
       allowed: false,
       error: { code: "model_not_found", status: 404 },
     });
   });
 
   it("runs the budget arithmetic against what the key has spent", async () => {
-    const { key } = await master.keys.create.mutate({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
       label: "small budget",
       spendLimitUsd: "0.0015",
       budgetPeriod: "monthly",
     });
-    await ingestUsageEvents(services.db, [event(key.id, 1)]);
+    await ingestUsageEvents(t.services.db, [event(key.id, 1)]);
     // $0.0005 left affords 500 output tokens at $1 per 1M.
     expect(
-      await master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 1000 }),
+      await t.master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 1000 }),
     ).toMatchObject({
       allowed: false,
       error: {
@@ -133,31 +112,34 @@ describe("policy.simulate", () => {
       },
     });
     expect(
-      await master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 400 }),
+      await t.master.policy.simulate.query({ keyId: key.id, model: "cheap", maxTokens: 400 }),
     ).toMatchObject({ allowed: true, spentUsd: "0.001", reservationUsd: "0.0004" });
   });
 
   it("reports a shadow policy's would-be denial on an allowed request", async () => {
-    const { key } = await master.keys.create.mutate({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
       label: "shadow",
       policy: { mode: "shadow", models: { block: ["pricey"] } },
     });
-    expect(await master.policy.simulate.query({ keyId: key.id, model: "pricey" })).toMatchObject({
+    expect(await t.master.policy.simulate.query({ keyId: key.id, model: "pricey" })).toMatchObject({
       allowed: true,
       shadowDenial: { code: "model_not_allowed", rule: "models.block", status: 403 },
     });
-    const report = await master.policy.shadowReport.query({ keyId: key.id });
+    const report = await t.master.policy.shadowReport.query({ keyId: key.id });
     expect(report).toMatchObject({ mode: "shadow" });
   });
 
   it("refuses an unknown key and bad input", async () => {
     expect(
-      (await callError(master.policy.simulate.query({ keyId: "key_nope", model: "cheap" }))).code,
+      (await callError(t.master.policy.simulate.query({ keyId: "key_nope", model: "cheap" }))).code,
     ).toBe("NOT_FOUND");
-    const { key } = await master.keys.create.mutate({ projectId, label: "bad input" });
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
+      label: "bad input",
+    });
     const err = await callError(
-      master.policy.simulate.query({ keyId: key.id, model: "cheap", inputTokens: -1 }),
+      t.master.policy.simulate.query({ keyId: key.id, model: "cheap", inputTokens: -1 }),
     );
     expect(err).toMatchObject({ code: "BAD_REQUEST", fields: [{ path: "inputTokens" }] });
   });
@@ -165,8 +147,8 @@ describe("policy.simulate", () => {
 
 describe("logs, usage and the keys table", () => {
   it("filters logs by outcome, code, model and time", async () => {
-    const { key } = await master.keys.create.mutate({ projectId, label: "logs" });
-    await ingestUsageEvents(services.db, [
+    const { key } = await t.master.keys.create.mutate({ projectId: t.projectId, label: "logs" });
+    await ingestUsageEvents(t.services.db, [
       event(key.id, 1),
       event(key.id, 2, {
         outcome: "denied",
@@ -176,26 +158,37 @@ describe("logs, usage and the keys table", () => {
         costNanos: "0",
       }),
     ]);
-    const denied = await master.logs.list.query({ projectId, keyId: key.id, outcome: "denied" });
+    const denied = await t.master.logs.list.query({
+      projectId: t.projectId,
+      keyId: key.id,
+      outcome: "denied",
+    });
     expect(denied.items).toMatchObject([
       { code: "model_not_allowed", model: "pricey", keyLabel: "logs" },
     ]);
-    const byModel = await master.logs.list.query({ projectId, keyId: key.id, model: "cheap" });
+    const byModel = await t.master.logs.list.query({
+      projectId: t.projectId,
+      keyId: key.id,
+      model: "cheap",
+    });
     expect(byModel.items.map((i) => i.outcome)).toEqual(["allowed"]);
     // The dashboard's infinite query sends tRPC's paging direction with the cursor.
-    const forward = await master.logs.list.query({
-      projectId,
+    const forward = await t.master.logs.list.query({
+      projectId: t.projectId,
       keyId: key.id,
       outcome: "denied",
       direction: "forward",
     });
     expect(forward.items).toHaveLength(1);
     expect(
-      (await callError(master.logs.list.query({ projectId, direction: "sideways" as "forward" })))
-        .code,
+      (
+        await callError(
+          t.master.logs.list.query({ projectId: t.projectId, direction: "sideways" as "forward" }),
+        )
+      ).code,
     ).toBe("BAD_REQUEST");
-    const future = await master.logs.list.query({
-      projectId,
+    const future = await t.master.logs.list.query({
+      projectId: t.projectId,
       keyId: key.id,
       from: new Date(Date.now() + 3600_000),
     });
@@ -203,24 +196,28 @@ describe("logs, usage and the keys table", () => {
     expect(
       (
         await callError(
-          master.logs.list.query({ projectId, from: new Date(), to: new Date(Date.now() - 1) }),
+          t.master.logs.list.query({
+            projectId: t.projectId,
+            from: new Date(),
+            to: new Date(Date.now() - 1),
+          }),
         )
       ).code,
     ).toBe("BAD_REQUEST");
   });
 
   it("stacks usage by key and provider from the rollups", async () => {
-    const { key } = await master.keys.create.mutate({ projectId, label: "usage" });
-    await ingestUsageEvents(services.db, [event(key.id, 1), event(key.id, 2)]);
-    const byKey = await master.usage.timeseries.query({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({ projectId: t.projectId, label: "usage" });
+    await ingestUsageEvents(t.services.db, [event(key.id, 1), event(key.id, 2)]);
+    const byKey = await t.master.usage.timeseries.query({
+      projectId: t.projectId,
       bucket: "hour",
       groupBy: "key",
       keyIds: [key.id],
     });
     expect(byKey.points).toMatchObject([{ series: key.id, requests: 2, costUsd: "0.002" }]);
-    const byProvider = await master.usage.timeseries.query({
-      projectId,
+    const byProvider = await t.master.usage.timeseries.query({
+      projectId: t.projectId,
       keyId: key.id,
       bucket: "day",
       groupBy: "provider",
@@ -229,30 +226,30 @@ describe("logs, usage and the keys table", () => {
   });
 
   it("sorts by spend, filters by limit state, finds by last four, with 24 h sparklines", async () => {
-    const p = (await master.projects.create.mutate({ name: "Keys table" })).id;
-    const a = await master.keys.create.mutate({
+    const p = (await t.master.projects.create.mutate({ name: "Keys table" })).id;
+    const a = await t.master.keys.create.mutate({
       projectId: p,
       label: "alpha",
       spendLimitUsd: "0.001",
       budgetPeriod: "monthly",
     });
-    const b = await master.keys.create.mutate({ projectId: p, label: "beta" });
+    const b = await t.master.keys.create.mutate({ projectId: p, label: "beta" });
     const ev = (keyId: string, n: number) => ({ ...event(keyId, n), projectId: p });
-    await ingestUsageEvents(services.db, [ev(a.key.id, 1), ev(b.key.id, 1), ev(b.key.id, 2)]);
-    const bySpend = await master.keys.list.query({ projectId: p, sort: "spend" });
+    await ingestUsageEvents(t.services.db, [ev(a.key.id, 1), ev(b.key.id, 1), ev(b.key.id, 2)]);
+    const bySpend = await t.master.keys.list.query({ projectId: p, sort: "spend" });
     expect(bySpend.items.map((k) => k.label)).toEqual(["beta", "alpha"]);
     expect(bySpend.items[0]!.requests24h.reduce((x, y) => x + y, 0)).toBe(2);
     expect(bySpend.items[0]!.requests24h).toHaveLength(24);
-    const reached = await master.keys.list.query({ projectId: p, limitState: "reached" });
+    const reached = await t.master.keys.list.query({ projectId: p, limitState: "reached" });
     expect(reached.items.map((k) => k.label)).toEqual(["alpha"]);
-    const none = await master.keys.list.query({ projectId: p, limitState: "none" });
+    const none = await t.master.keys.list.query({ projectId: p, limitState: "none" });
     expect(none.items.map((k) => k.label)).toEqual(["beta"]);
     const lastFour = a.secret.slice(-4);
-    const found = await master.keys.list.query({ projectId: p, q: lastFour });
+    const found = await t.master.keys.list.query({ projectId: p, q: lastFour });
     expect(found.items.map((k) => k.id)).toContain(a.key.id);
-    const page = await master.keys.list.query({ projectId: p, sort: "spend", limit: 1 });
+    const page = await t.master.keys.list.query({ projectId: p, sort: "spend", limit: 1 });
     expect(page.nextCursor).toBe("o:1");
-    const next = await master.keys.list.query({
+    const next = await t.master.keys.list.query({
       projectId: p,
       sort: "spend",
       limit: 1,

@@ -1,7 +1,6 @@
-import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
+import { apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
 import superjson from "superjson";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   addMember,
   cookieClient,
@@ -11,42 +10,28 @@ import {
   password,
   rawMutation,
   rawRequest,
+  useTestApi,
 } from "./helpers.ts";
 
 // What the management API tells clients: no credentials from the audit log, no SQL or stack
 // traces from a failure, and a session cookie that other origins cannot plant.
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
-let projectId: string;
-
-beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-  projectId = (await master.projects.create.mutate({ name: "Hardening" })).id;
-});
-
-afterAll(async () => {
-  await api?.close();
-  await services?.close();
-});
+const t = useTestApi({ project: "Hardening" });
 
 describe("the audit log", () => {
   it("shows webhook URLs without their path, to viewers and everyone else", async () => {
     const hook = "http://127.0.0.1:9/services/T0001/B0001/hook-credential-0123";
-    await master.alerts.set.mutate({ projectId, url: hook });
+    await t.master.alerts.set.mutate({ projectId: t.projectId, url: hook });
     // A row from before redaction at write time.
-    await services.sql`
+    await t.services.sql`
       insert into audit_log (id, project_id, actor_type, action, target_type, target_id, data)
-      values ('audit_0000old', ${projectId}, 'master', 'alerts.set', 'alerts', ${projectId},
+      values ('audit_0000old', ${t.projectId}, 'master', 'alerts.set', 'alerts', ${t.projectId},
         ${JSON.stringify({ url: hook })}::jsonb)`;
-    const viewer = await createBareUser(services, "viewer@example.com");
-    await addMember(services, projectId, viewer.id, "viewer");
-    const asViewer = cookieClient(api.url, await directSession(services, viewer.id));
-    for (const client of [asViewer, master]) {
-      const rows = (await client.audit.list.query({ projectId })).items.filter(
+    const viewer = await createBareUser(t.services, "viewer@example.com");
+    await addMember(t.services, t.projectId, viewer.id, "viewer");
+    const asViewer = cookieClient(t.api.url, await directSession(t.services, viewer.id));
+    for (const client of [asViewer, t.master]) {
+      const rows = (await client.audit.list.query({ projectId: t.projectId })).items.filter(
         (r) => r.action === "alerts.set",
       );
       expect(rows).toHaveLength(2);
@@ -58,10 +43,12 @@ describe("the audit log", () => {
 
 describe("internal errors", () => {
   it("carry a request id and no SQL, parameters or stack trace", async () => {
-    await services.sql`alter table api_keys rename to api_keys_away`;
+    await t.services.sql`alter table api_keys rename to api_keys_away`;
     try {
-      const input = encodeURIComponent(JSON.stringify(superjson.serialize({ projectId })));
-      const res = await rawRequest(api.url, {
+      const input = encodeURIComponent(
+        JSON.stringify(superjson.serialize({ projectId: t.projectId })),
+      );
+      const res = await rawRequest(t.api.url, {
         method: "GET",
         path: `/trpc/keys.list?input=${input}`,
         headers: { authorization: `Bearer ${testMasterKey}` },
@@ -72,19 +59,19 @@ describe("internal errors", () => {
       const error = (res.json as { error: { json: { message: string; data: object } } }).error.json;
       expect(error.message).toBe(`Internal error (request id ${requestId}).`);
       expect(error.data).not.toHaveProperty("stack");
-      for (const leak of ["select", "api_keys", "Failed query", projectId, "at "]) {
+      for (const leak of ["select", "api_keys", "Failed query", t.projectId, "at "]) {
         expect(res.body).not.toContain(leak);
       }
     } finally {
-      await services.sql`alter table api_keys_away rename to api_keys`;
+      await t.services.sql`alter table api_keys_away rename to api_keys`;
     }
   });
 });
 
 describe("the session cookie", () => {
   it("is __Host- prefixed and Secure when the public URL is https", async () => {
-    await createUser(services, "cookie@example.com");
-    const https = await startTestApi(services, { publicUrl: "https://osm.example.com" });
+    await createUser(t.services, "cookie@example.com");
+    const https = await startTestApi(t.services, { publicUrl: "https://osm.example.com" });
     try {
       const res = await rawMutation(https.url, "auth.login", {
         email: "cookie@example.com",
@@ -109,7 +96,10 @@ describe("the session cookie", () => {
   });
 
   it("keeps its plain name over http, where browsers other than Chromium drop Secure cookies", async () => {
-    const res = await rawMutation(api.url, "auth.login", { email: "cookie@example.com", password });
+    const res = await rawMutation(t.api.url, "auth.login", {
+      email: "cookie@example.com",
+      password,
+    });
     const [cookie] = res.headers["set-cookie"] as string[];
     expect(cookie).toMatch(/^osm_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
   });

@@ -5,9 +5,10 @@ import { upsertMembership } from "@osm/db/queries/members";
 import type { Role } from "@osm/db/schema";
 import { hashPassword } from "@osm/keys/passwords";
 import { hashSecret } from "@osm/keys/secrets";
-import { type ApiClient, apiClient } from "@osm/testing/api";
-import type { TestServices } from "@osm/testing/context";
+import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
+import { createTestServices, type TestServices } from "@osm/testing/context";
 import superjson from "superjson";
+import { afterAll, beforeAll } from "vitest";
 import { sessionCookie } from "../src/actor.ts";
 
 /** What a refused call told the client: the tRPC code, HTTP status, message and wrong fields. */
@@ -196,4 +197,42 @@ let counter = 0;
 export function unique(prefix: string): string {
   counter += 1;
   return `${prefix}-${counter}-${randomBytes(3).toString("hex")}`;
+}
+
+export type ApiFixture = {
+  services: TestServices;
+  api: Awaited<ReturnType<typeof startTestApi>>;
+  /** A client signed in with the master key. */
+  master: ApiClient;
+  /** The file's project (with `project`), else "". */
+  projectId: string;
+};
+
+/**
+ * One API for the test file: started before its tests, stopped after them. With `project` the
+ * master key creates that project; with `provider` also an OpenAI provider "prov" in it whose
+ * upstream never answers (port 9).
+ */
+export function useTestApi(options: { project?: string; provider?: boolean } = {}): ApiFixture {
+  const fixture = { projectId: "" } as ApiFixture;
+  beforeAll(async () => {
+    fixture.services = await createTestServices();
+    fixture.api = await startTestApi(fixture.services);
+    fixture.master = apiClient(fixture.api.url, { bearer: testMasterKey });
+    if (!options.project) return;
+    fixture.projectId = (await fixture.master.projects.create.mutate({ name: options.project })).id;
+    if (options.provider)
+      await fixture.master.providers.create.mutate({
+        projectId: fixture.projectId,
+        id: "prov",
+        kind: "openai",
+        baseUrl: "http://127.0.0.1:9/v1",
+        apiKey: "sk-test",
+      });
+  });
+  afterAll(async () => {
+    await fixture.api?.close();
+    await fixture.services?.close();
+  });
+  return fixture;
 }

@@ -1,12 +1,5 @@
-import {
-  type ApiClient,
-  apiClient,
-  startTestApi,
-  testMasterKey,
-  testSecret,
-} from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, testSecret } from "@osm/testing/api";
+import { describe, expect, it } from "vitest";
 import { sessionCookie } from "../src/actor.ts";
 import {
   maxFailuresPerAccountAndAddress,
@@ -21,45 +14,33 @@ import {
   rawError,
   rawMutation,
   rawRequest,
+  useTestApi,
 } from "./helpers.ts";
 
 // The first owner, sign-in, throttling of failed sign-ins, and sessions. Tests run in order:
 // the instance starts empty and the first test creates its owner.
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
+const t = useTestApi();
 
 const ownerEmail = "owner@example.com";
 let ownerId: string;
 
-beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-});
-
-afterAll(async () => {
-  await api?.close();
-  await services?.close();
-});
-
 async function userCount(): Promise<number> {
-  const [row] = await services.sql<{ n: number }[]>`select count(*)::int as n from users`;
+  const [row] = await t.services.sql<{ n: number }[]>`select count(*)::int as n from users`;
   return row!.n;
 }
 
 function loginFrom(localAddress: string, email: string, pw: string) {
-  return rawMutation(api.url, "auth.login", { email, password: pw }, { localAddress });
+  return rawMutation(t.api.url, "auth.login", { email, password: pw }, { localAddress });
 }
 
 describe("the first owner", () => {
   it("an empty instance says that setup is needed", async () => {
-    expect(await apiClient(api.url).auth.me.query()).toEqual({ actor: null, needsSetup: true });
+    expect(await apiClient(t.api.url).auth.me.query()).toEqual({ actor: null, needsSetup: true });
   });
 
   it("refuses a signup without the setup token or with a wrong one", async () => {
-    const anonymous = apiClient(api.url);
+    const anonymous = apiClient(t.api.url);
     const missing = await callError(
       anonymous.auth.signup.mutate({ email: ownerEmail, password } as never),
     );
@@ -78,7 +59,7 @@ describe("the first owner", () => {
     const jars = [0, 1, 2].map(() => new Map<string, string>());
     const results = await Promise.allSettled(
       jars.map((cookies, i) =>
-        apiClient(api.url, { cookies }).auth.signup.mutate({
+        apiClient(t.api.url, { cookies }).auth.signup.mutate({
           email: i === 0 ? "Owner@Example.com" : `rival${i}@example.com`,
           password,
           setupToken: setupToken(testSecret),
@@ -95,17 +76,17 @@ describe("the first owner", () => {
     expect(await userCount()).toBe(1);
     // Whoever won, start the rest of the file from a known owner.
     const winner = won[0]!.value;
-    await services.sql`update users set email = ${ownerEmail} where id = ${winner.id}`;
+    await t.services.sql`update users set email = ${ownerEmail} where id = ${winner.id}`;
     ownerId = winner.id;
     const winnerJar = jars[results.indexOf(won[0]!)]!;
     expect(winnerJar.get(sessionCookie)).toBeTruthy();
-    const me = await apiClient(api.url, { cookies: winnerJar }).auth.me.query();
+    const me = await apiClient(t.api.url, { cookies: winnerJar }).auth.me.query();
     expect(me).toMatchObject({ actor: { type: "user", id: winner.id }, needsSetup: false });
   });
 
   it("is closed once someone has signed up, even with the right token", async () => {
     const err = await callError(
-      apiClient(api.url).auth.signup.mutate({
+      apiClient(t.api.url).auth.signup.mutate({
         email: "late@example.com",
         password,
         setupToken: setupToken(testSecret),
@@ -113,14 +94,14 @@ describe("the first owner", () => {
     );
     expect(err).toMatchObject({ code: "FORBIDDEN", message: expect.stringMatching(/closed/) });
     expect(await userCount()).toBe(1);
-    expect(await apiClient(api.url).auth.me.query()).toEqual({ actor: null, needsSetup: false });
+    expect(await apiClient(t.api.url).auth.me.query()).toEqual({ actor: null, needsSetup: false });
   });
 });
 
 describe("signing in", () => {
   it("stores emails lower-cased and matches them regardless of case", async () => {
     const cookies = new Map<string, string>();
-    const user = await apiClient(api.url, { cookies }).auth.login.mutate({
+    const user = await apiClient(t.api.url, { cookies }).auth.login.mutate({
       email: "OWNER@example.COM",
       password,
     });
@@ -169,7 +150,7 @@ describe("signing in", () => {
     expect(cookie).toMatch(new RegExp(`^${sessionCookie}=[^;]+;`));
 
     // Another account from the attacker's address is not locked by the owner's failures.
-    await createUser(services, "colleague@example.com");
+    await createUser(t.services, "colleague@example.com");
     const colleague = await loginFrom(attacker, "colleague@example.com", password);
     expect(colleague.status).toBe(200);
   });
@@ -218,8 +199,8 @@ describe("sessions", () => {
 
   it("survives across clients that share the cookie jar", async () => {
     const cookies = new Map<string, string>();
-    await apiClient(api.url, { cookies }).auth.login.mutate({ email: ownerEmail, password });
-    const other = apiClient(api.url, { cookies });
+    await apiClient(t.api.url, { cookies }).auth.login.mutate({ email: ownerEmail, password });
+    const other = apiClient(t.api.url, { cookies });
     const me = await other.auth.me.query();
     expect(me.actor).toMatchObject({ type: "user", id: ownerId, email: ownerEmail });
     const projects = await other.projects.list.query();
@@ -228,10 +209,10 @@ describe("sessions", () => {
 
   it("logout clears the cookie and ends the session on the server", async () => {
     const cookies = new Map<string, string>();
-    const client = apiClient(api.url, { cookies });
+    const client = apiClient(t.api.url, { cookies });
     await client.auth.login.mutate({ email: ownerEmail, password });
     const token = cookies.get(sessionCookie)!;
-    const res = await rawRequest(api.url, {
+    const res = await rawRequest(t.api.url, {
       path: "/trpc/auth.logout",
       headers: { "content-type": "application/json", cookie: `${sessionCookie}=${token}` },
       body: "{}",
@@ -239,7 +220,7 @@ describe("sessions", () => {
     expect(res.status).toBe(200);
     expect(String(res.headers["set-cookie"])).toMatch(new RegExp(`^${sessionCookie}=;.*Max-Age=0`));
     // Replaying the old cookie value no longer signs anyone in.
-    const replay = cookieClient(api.url, token);
+    const replay = cookieClient(t.api.url, token);
     expect((await replay.auth.me.query()).actor).toBeNull();
     expect(await callError(replay.projects.list.query())).toMatchObject({ code: "UNAUTHORIZED" });
     // Through the client, logout empties the jar.
@@ -253,8 +234,8 @@ describe("sessions", () => {
   it("changePassword ends every other session and keeps this one", async () => {
     const a = new Map<string, string>();
     const b = new Map<string, string>();
-    const here = apiClient(api.url, { cookies: a });
-    const there = apiClient(api.url, { cookies: b });
+    const here = apiClient(t.api.url, { cookies: a });
+    const there = apiClient(t.api.url, { cookies: b });
     await here.auth.login.mutate({ email: ownerEmail, password });
     await there.auth.login.mutate({ email: ownerEmail, password });
 
@@ -271,21 +252,21 @@ describe("sessions", () => {
     await here.auth.changePassword.mutate({ currentPassword: password, newPassword });
     expect((await here.auth.me.query()).actor).toMatchObject({ id: ownerId });
     expect((await there.auth.me.query()).actor).toBeNull();
-    const [sessions] = await services.sql<{ n: number }[]>`
+    const [sessions] = await t.services.sql<{ n: number }[]>`
       select count(*)::int as n from sessions where user_id = ${ownerId}`;
     expect(sessions!.n).toBe(1);
 
     expect(
-      await callError(apiClient(api.url).auth.login.mutate({ email: ownerEmail, password })),
+      await callError(apiClient(t.api.url).auth.login.mutate({ email: ownerEmail, password })),
     ).toMatchObject({ code: "UNAUTHORIZED" });
-    await apiClient(api.url).auth.login.mutate({ email: ownerEmail, password: newPassword });
+    await apiClient(t.api.url).auth.login.mutate({ email: ownerEmail, password: newPassword });
     // Put the password back for the tests that follow.
     await here.auth.changePassword.mutate({ currentPassword: newPassword, newPassword: password });
   });
 
-  it("a management token or the master key cannot change a password", async () => {
+  it("a management token or the t.master key cannot change a password", async () => {
     const err = await callError(
-      master.auth.changePassword.mutate({ currentPassword: password, newPassword: password }),
+      t.master.auth.changePassword.mutate({ currentPassword: password, newPassword: password }),
     );
     expect(err.code).toBe("FORBIDDEN");
   });
@@ -294,18 +275,18 @@ describe("sessions", () => {
 describe("auth.me", () => {
   it("shows the projects of the signed-in person with their role", async () => {
     const cookies = new Map<string, string>();
-    const owner = apiClient(api.url, { cookies });
+    const owner = apiClient(t.api.url, { cookies });
     await owner.auth.login.mutate({ email: ownerEmail, password });
     const mine = await owner.projects.create.mutate({ name: "Alpha" });
-    const theirs = await master.projects.create.mutate({ name: "Beta" });
-    await master.projects.create.mutate({ name: "Gamma, not mine" });
-    const { inviteUrl } = await master.members.invite.mutate({
+    const theirs = await t.master.projects.create.mutate({ name: "Beta" });
+    await t.master.projects.create.mutate({ name: "Gamma, not mine" });
+    const { inviteUrl } = await t.master.members.invite.mutate({
       projectId: theirs.id,
       email: ownerEmail,
       role: "viewer",
     });
     // An existing person accepts with their own password.
-    const joined = await apiClient(api.url).auth.acceptInvite.mutate({
+    const joined = await apiClient(t.api.url).auth.acceptInvite.mutate({
       token: new URL(inviteUrl).hash.slice("#token=".length),
       password,
     });
@@ -326,18 +307,21 @@ describe("auth.me", () => {
     });
   });
 
-  it("describes a token and the master key", async () => {
-    const projectId = (await master.projects.create.mutate({ name: "Tokens" })).id;
-    const { token, secret } = await master.tokens.create.mutate({
+  it("describes a token and the t.master key", async () => {
+    const projectId = (await t.master.projects.create.mutate({ name: "Tokens" })).id;
+    const { token, secret } = await t.master.tokens.create.mutate({
       projectId,
       label: "ci",
       role: "member",
     });
-    expect(await apiClient(api.url, { bearer: secret }).auth.me.query()).toEqual({
+    expect(await apiClient(t.api.url, { bearer: secret }).auth.me.query()).toEqual({
       actor: { type: "token", id: token.id, projectId, role: "member" },
       needsSetup: false,
     });
-    expect(await master.auth.me.query()).toEqual({ actor: { type: "master" }, needsSetup: false });
+    expect(await t.master.auth.me.query()).toEqual({
+      actor: { type: "master" },
+      needsSetup: false,
+    });
   });
 });
 
@@ -345,44 +329,49 @@ describe("invitations", () => {
   const tokenOf = (inviteUrl: string) => new URL(inviteUrl).hash.slice("#token=".length);
 
   it("an invitation link works once", async () => {
-    const projectId = (await master.projects.create.mutate({ name: "Once" })).id;
-    const { inviteUrl, expiresAt } = await master.members.invite.mutate({
+    const projectId = (await t.master.projects.create.mutate({ name: "Once" })).id;
+    const { inviteUrl, expiresAt } = await t.master.members.invite.mutate({
       projectId,
       email: "Once@Example.com",
       role: "member",
     });
-    expect(inviteUrl.startsWith(`${api.url}/invite#token=`)).toBe(true);
+    expect(inviteUrl.startsWith(`${t.api.url}/invite#token=`)).toBe(true);
     expect(expiresAt.getTime()).toBeGreaterThan(Date.now() + 6 * 24 * 3600_000);
     const cookies = new Map<string, string>();
-    const joined = await apiClient(api.url, { cookies }).auth.acceptInvite.mutate({
+    const joined = await apiClient(t.api.url, { cookies }).auth.acceptInvite.mutate({
       token: tokenOf(inviteUrl),
       password,
     });
     expect(joined).toMatchObject({ email: "once@example.com", projectId });
     expect(cookies.get(sessionCookie)).toBeTruthy();
     const again = await callError(
-      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
+      apiClient(t.api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
     );
     expect(again).toMatchObject({ code: "NOT_FOUND" });
     expect(
-      await callError(apiClient(api.url).auth.acceptInvite.mutate({ token: "made-up", password })),
+      await callError(
+        apiClient(t.api.url).auth.acceptInvite.mutate({ token: "made-up", password }),
+      ),
     ).toMatchObject({ code: "NOT_FOUND", message: again.message });
   });
 
   it("a newcomer's password must be long enough, and the invitation stays open until then", async () => {
-    const projectId = (await master.projects.create.mutate({ name: "Newcomer" })).id;
-    const { inviteUrl } = await master.members.invite.mutate({
+    const projectId = (await t.master.projects.create.mutate({ name: "Newcomer" })).id;
+    const { inviteUrl } = await t.master.members.invite.mutate({
       projectId,
       email: "newcomer@example.com",
       role: "viewer",
     });
     const err = await callError(
-      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password: "short" }),
+      apiClient(t.api.url).auth.acceptInvite.mutate({
+        token: tokenOf(inviteUrl),
+        password: "short",
+      }),
     );
     expect(err).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400 });
     expect(err.fields?.map((f) => f.path)).toEqual(["password"]);
-    expect((await master.members.list.query({ projectId })).items).toEqual([]);
-    const joined = await apiClient(api.url).auth.acceptInvite.mutate({
+    expect((await t.master.members.list.query({ projectId })).items).toEqual([]);
+    const joined = await apiClient(t.api.url).auth.acceptInvite.mutate({
       token: tokenOf(inviteUrl),
       password,
     });
@@ -390,28 +379,28 @@ describe("invitations", () => {
   });
 
   it("an existing person must give their own password to accept", async () => {
-    const projectId = (await master.projects.create.mutate({ name: "Existing" })).id;
-    const { inviteUrl } = await master.members.invite.mutate({
+    const projectId = (await t.master.projects.create.mutate({ name: "Existing" })).id;
+    const { inviteUrl } = await t.master.members.invite.mutate({
       projectId,
       email: ownerEmail,
       role: "viewer",
     });
     const err = await callError(
-      apiClient(api.url).auth.acceptInvite.mutate({
+      apiClient(t.api.url).auth.acceptInvite.mutate({
         token: tokenOf(inviteUrl),
         password: "not mine at all",
       }),
     );
     expect(err).toMatchObject({ code: "UNAUTHORIZED", message: "Invalid email or password." });
-    const members = await master.members.list.query({ projectId });
+    const members = await t.master.members.list.query({ projectId });
     expect(members.items).toEqual([]);
   });
 
   it("password guesses through an invitation are throttled like sign-ins, on the same counters", async () => {
     // Anyone may create a project and invite any email: the inviter then holds a link that
     // checks the invited person's password.
-    const projectId = (await master.projects.create.mutate({ name: "Guessing" })).id;
-    const { inviteUrl } = await master.members.invite.mutate({
+    const projectId = (await t.master.projects.create.mutate({ name: "Guessing" })).id;
+    const { inviteUrl } = await t.master.members.invite.mutate({
       projectId,
       email: ownerEmail,
       role: "viewer",
@@ -419,7 +408,7 @@ describe("invitations", () => {
     const token = tokenOf(inviteUrl);
     const guesser = "127.0.0.20";
     const accept = (pw: string, from = guesser) =>
-      rawMutation(api.url, "auth.acceptInvite", { token, password: pw }, { localAddress: from });
+      rawMutation(t.api.url, "auth.acceptInvite", { token, password: pw }, { localAddress: from });
     for (let i = 1; i <= maxFailuresPerAccountAndAddress; i++) {
       const res = await accept(`invite guess number ${i}`);
       expect(res.status).toBe(401);
@@ -430,30 +419,32 @@ describe("invitations", () => {
     expect(Number(throttled.headers["retry-after"])).toBeGreaterThan(0);
     // The guesses count against sign-in from that address too, and the other way round.
     expect((await loginFrom(guesser, ownerEmail, password)).status).toBe(429);
-    expect((await master.members.list.query({ projectId })).items).toEqual([]);
+    expect((await t.master.members.list.query({ projectId })).items).toEqual([]);
     // The invitation stays open for its rightful recipient, elsewhere.
     const right = await accept(password, "127.0.0.21");
     expect(right.status).toBe(200);
   });
 
   it("a failed acceptance says the same whether or not the invited email has an account", async () => {
-    const projectId = (await master.projects.create.mutate({ name: "Probing" })).id;
+    const projectId = (await t.master.projects.create.mutate({ name: "Probing" })).id;
     const invite = async (email: string) =>
-      tokenOf((await master.members.invite.mutate({ projectId, email, role: "viewer" })).inviteUrl);
+      tokenOf(
+        (await t.master.members.invite.mutate({ projectId, email, role: "viewer" })).inviteUrl,
+      );
     const known = await invite(ownerEmail);
     const unknown = await invite("no-account-here@example.com");
     const short = async (token: string) =>
-      callError(apiClient(api.url).auth.acceptInvite.mutate({ token, password: "short" }));
+      callError(apiClient(t.api.url).auth.acceptInvite.mutate({ token, password: "short" }));
     const [a, b] = [await short(known), await short(unknown)];
     expect(a).toEqual(b);
     expect(a).toMatchObject({ code: "BAD_REQUEST" });
     expect(a.fields?.map((f) => f.path)).toEqual(["password"]);
-    expect((await master.members.list.query({ projectId })).items).toEqual([]);
+    expect((await t.master.members.list.query({ projectId })).items).toEqual([]);
   });
 
   it("accepting a lower role never leaves a project without an owner", async () => {
     const cookies = new Map<string, string>();
-    const owner = apiClient(api.url, { cookies });
+    const owner = apiClient(t.api.url, { cookies });
     await owner.auth.login.mutate({ email: ownerEmail, password });
     const projectId = (await owner.projects.create.mutate({ name: "Sole owner" })).id;
     const { inviteUrl } = await owner.members.invite.mutate({
@@ -462,7 +453,7 @@ describe("invitations", () => {
       role: "viewer",
     });
     const err = await callError(
-      apiClient(api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
+      apiClient(t.api.url).auth.acceptInvite.mutate({ token: tokenOf(inviteUrl), password }),
     );
     expect(err).toMatchObject({ code: "PRECONDITION_FAILED" });
     const members = await owner.members.list.query({ projectId });

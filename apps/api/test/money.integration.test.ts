@@ -1,37 +1,14 @@
 import { ingestUsageEvents } from "@osm/db/queries/ingest";
-import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTestApi } from "./helpers.ts";
 
 // Money crosses the API as decimal strings, is kept as exact integer nano-USD, and comes back
 // in canonical form (trailing zeros trimmed), including amounts beyond Number's exact range.
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
-let projectId: string;
-
-beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-  projectId = (await master.projects.create.mutate({ name: "Money" })).id;
-  await master.providers.create.mutate({
-    projectId,
-    id: "prov",
-    kind: "openai",
-    baseUrl: "http://127.0.0.1:9/v1",
-    apiKey: "sk-test",
-  });
-});
-
-afterAll(async () => {
-  await api?.close();
-  await services?.close();
-});
+const t = useTestApi({ project: "Money", provider: true });
 
 async function storedLimit(keyId: string): Promise<bigint | null> {
-  const [row] = await services.sql<{ spend_limit: bigint | null }[]>`
+  const [row] = await t.services.sql<{ spend_limit: bigint | null }[]>`
     select spend_limit from api_keys where id = ${keyId}`;
   return row!.spend_limit;
 }
@@ -47,28 +24,35 @@ describe("spending limits", () => {
     ["3.000000010", "3.00000001", 3_000_000_010n],
     ["42", "42", 42_000_000_000n],
   ])("%s is stored as exact nanos and read back as %s", async (input, output, nanos) => {
-    const { key } = await master.keys.create.mutate({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
       label: `limit ${input}`,
       spendLimitUsd: input,
       budgetPeriod: "daily",
     });
     expect(key.spendLimitUsd).toBe(output);
     expect(await storedLimit(key.id)).toBe(nanos);
-    expect((await master.keys.get.query({ id: key.id })).spendLimitUsd).toBe(output);
-    const listed = await master.keys.list.query({ projectId, q: key.id });
+    expect((await t.master.keys.get.query({ id: key.id })).spendLimitUsd).toBe(output);
+    const listed = await t.master.keys.list.query({ projectId: t.projectId, q: key.id });
     expect(listed.items.map((k) => k.spendLimitUsd)).toEqual([output]);
 
     // And through keys.update, onto another key.
-    const other = await master.keys.create.mutate({ projectId, label: `update ${input}` });
-    const updated = await master.keys.update.mutate({ id: other.key.id, spendLimitUsd: input });
+    const other = await t.master.keys.create.mutate({
+      projectId: t.projectId,
+      label: `update ${input}`,
+    });
+    const updated = await t.master.keys.update.mutate({ id: other.key.id, spendLimitUsd: input });
     expect(updated.spendLimitUsd).toBe(output);
     expect(await storedLimit(other.key.id)).toBe(nanos);
   });
 
   it("removing the limit with null reads back as null", async () => {
-    const { key } = await master.keys.create.mutate({ projectId, label: "x", spendLimitUsd: "5" });
-    const updated = await master.keys.update.mutate({ id: key.id, spendLimitUsd: null });
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
+      label: "x",
+      spendLimitUsd: "5",
+    });
+    const updated = await t.master.keys.update.mutate({ id: key.id, spendLimitUsd: null });
     expect(updated.spendLimitUsd).toBeNull();
     expect(await storedLimit(key.id)).toBeNull();
   });
@@ -84,8 +68,8 @@ describe("model prices", () => {
     ["9999.999999999", "9999.999999999", 9_999_999_999_999n],
   ])("%s per 1M tokens round-trips as %s", async (input, output, nanos) => {
     const id = `m-${input.replace(/\./g, "_")}`;
-    const created = await master.models.create.mutate({
-      projectId,
+    const created = await t.master.models.create.mutate({
+      projectId: t.projectId,
       id,
       providerId: "prov",
       upstreamModel: "gpt-4o-mini",
@@ -94,17 +78,17 @@ describe("model prices", () => {
       tier: "paid",
     });
     expect(created).toMatchObject({ inputUsdPer1M: output, outputUsdPer1M: output });
-    const listed = (await master.models.list.query({ projectId, limit: 100 })).items.find(
-      (m) => m.id === id,
-    );
+    const listed = (
+      await t.master.models.list.query({ projectId: t.projectId, limit: 100 })
+    ).items.find((m) => m.id === id);
     expect(listed).toMatchObject({ inputUsdPer1M: output, outputUsdPer1M: output });
-    const [row] = await services.sql<{ input: bigint; output: bigint }[]>`
+    const [row] = await t.services.sql<{ input: bigint; output: bigint }[]>`
       select input_per1_m as input, output_per1_m as output
-      from models where project_id = ${projectId} and slug = ${id}`;
+      from models where project_id = ${t.projectId} and slug = ${id}`;
     expect(row).toEqual({ input: nanos, output: nanos });
 
-    const updated = await master.models.update.mutate({
-      projectId,
+    const updated = await t.master.models.update.mutate({
+      projectId: t.projectId,
       id,
       inputUsdPer1M: "1.10",
       outputUsdPer1M: input,
@@ -113,8 +97,8 @@ describe("model prices", () => {
   });
 
   it("a cached-input price is optional, round-trips, clears with null and is refused when malformed", async () => {
-    const plain = await master.models.create.mutate({
-      projectId,
+    const plain = await t.master.models.create.mutate({
+      projectId: t.projectId,
       id: "m-uncached",
       providerId: "prov",
       upstreamModel: "gpt-4o-mini",
@@ -123,8 +107,8 @@ describe("model prices", () => {
       tier: "paid",
     });
     expect(plain.cachedInputUsdPer1M).toBeNull();
-    const cached = await master.models.create.mutate({
-      projectId,
+    const cached = await t.master.models.create.mutate({
+      projectId: t.projectId,
       id: "m-cached",
       providerId: "prov",
       upstreamModel: "gpt-4o-mini",
@@ -136,25 +120,25 @@ describe("model prices", () => {
     expect(cached.cachedInputUsdPer1M).toBe("0.25");
     const stored = async (slug: string) =>
       (
-        await services.sql<{ cached: bigint | null }[]>`
+        await t.services.sql<{ cached: bigint | null }[]>`
           select cached_input_per1_m as cached from models
-          where project_id = ${projectId} and slug = ${slug}`
+          where project_id = ${t.projectId} and slug = ${slug}`
       )[0]!.cached;
     expect(await stored("m-cached")).toBe(250_000_000n);
-    const raised = await master.models.update.mutate({
-      projectId,
+    const raised = await t.master.models.update.mutate({
+      projectId: t.projectId,
       id: "m-cached",
       cachedInputUsdPer1M: "0.5",
     });
     expect(raised.cachedInputUsdPer1M).toBe("0.5");
-    const untouched = await master.models.update.mutate({
-      projectId,
+    const untouched = await t.master.models.update.mutate({
+      projectId: t.projectId,
       id: "m-cached",
       tier: "free",
     });
     expect(untouched.cachedInputUsdPer1M).toBe("0.5");
-    const cleared = await master.models.update.mutate({
-      projectId,
+    const cleared = await t.master.models.update.mutate({
+      projectId: t.projectId,
       id: "m-cached",
       cachedInputUsdPer1M: null,
     });
@@ -163,35 +147,39 @@ describe("model prices", () => {
 
     for (const value of ["-1", "abc", "10001"]) {
       await expect(
-        master.models.update.mutate({ projectId, id: "m-uncached", cachedInputUsdPer1M: value }),
+        t.master.models.update.mutate({
+          projectId: t.projectId,
+          id: "m-uncached",
+          cachedInputUsdPer1M: value,
+        }),
       ).rejects.toMatchObject({ data: { code: "BAD_REQUEST" } });
     }
     expect(await stored("m-uncached")).toBeNull();
   });
 
   it("the default price list carries the vendors' cached-input prices", async () => {
-    const other = (await master.projects.create.mutate({ name: "Defaults" })).id;
-    await master.providers.create.mutate({
+    const other = (await t.master.projects.create.mutate({ name: "Defaults" })).id;
+    await t.master.providers.create.mutate({
       projectId: other,
       id: "prov",
       kind: "openai",
       baseUrl: "http://127.0.0.1:9/v1",
       apiKey: "sk-test",
     });
-    await master.models.importDefaults.mutate({ projectId: other });
-    const models = (await master.models.list.query({ projectId: other, limit: 100 })).items;
+    await t.master.models.importDefaults.mutate({ projectId: other });
+    const models = (await t.master.models.list.query({ projectId: other, limit: 100 })).items;
     expect(models.find((m) => m.id === "gpt-4o")?.cachedInputUsdPer1M).toBe("1.25");
     expect(models.find((m) => m.id === "gpt-4-turbo")?.cachedInputUsdPer1M).toBeNull();
   });
 
   it("policy price limits are stored in canonical form", async () => {
-    const { key } = await master.keys.create.mutate({
-      projectId,
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
       label: "price capped",
       policy: { maxInputUsdPer1M: "0.150", maxOutputUsdPer1M: "10000.000" },
     });
     expect(key.policy).toEqual({ maxInputUsdPer1M: "0.15", maxOutputUsdPer1M: "10000" });
-    const [row] = await services.sql<{ policy: unknown }[]>`
+    const [row] = await t.services.sql<{ policy: unknown }[]>`
       select policy from api_keys where id = ${key.id}`;
     expect(row!.policy).toEqual({ maxInputUsdPer1M: "0.15", maxOutputUsdPer1M: "10000" });
   });
@@ -199,23 +187,26 @@ describe("model prices", () => {
 
 describe("amounts beyond 2^53 nanos (about $9M)", () => {
   it("a key's spend sums exactly", async () => {
-    const { key } = await master.keys.create.mutate({ projectId, label: "big spender" });
+    const { key } = await t.master.keys.create.mutate({
+      projectId: t.projectId,
+      label: "big spender",
+    });
     // Two days that together pass Number.MAX_SAFE_INTEGER nanos by far, with one odd nano.
-    await services.sql`
+    await t.services.sql`
       insert into key_spend_daily (key_id, day, cost, requests) values
         (${key.id}, current_date - 1, ${6_000_000_000_000_001n}, 1),
         (${key.id}, current_date, ${6_000_000_000_000_000n}, 1)`;
-    const read = await master.keys.get.query({ id: key.id });
+    const read = await t.master.keys.get.query({ id: key.id });
     expect(read.lifetimeSpendUsd).toBe("12000000.000000001");
     expect(read.spendUsd).toBe("12000000.000000001");
   });
 
   it("usage and logs report ledger costs exactly", async () => {
-    const { key } = await master.keys.create.mutate({ projectId, label: "ledger" });
+    const { key } = await t.master.keys.create.mutate({ projectId: t.projectId, label: "ledger" });
     const admittedAt = new Date(Date.now() - 60_000).toISOString();
     // Through the worker's own ingest, so the ledger and the rollups the usage pages read agree.
     await ingestUsageEvents(
-      services.db,
+      t.services.db,
       (
         [
           ["req_big_1", 5_000_000_000_000_001n],
@@ -223,7 +214,7 @@ describe("amounts beyond 2^53 nanos (about $9M)", () => {
         ] as const
       ).map(([requestId, cost]) => ({
         requestId,
-        projectId,
+        projectId: t.projectId,
         keyId: key.id,
         model: "gpt-4o",
         provider: "prov",
@@ -239,13 +230,13 @@ describe("amounts beyond 2^53 nanos (about $9M)", () => {
         admittedAt,
       })),
     );
-    const summary = await master.usage.summary.query({ projectId });
+    const summary = await t.master.usage.summary.query({ projectId: t.projectId });
     expect(summary.overall.costUsd).toBe("10000000.000000001");
     expect(summary.byModel).toMatchObject([{ model: "gpt-4o", costUsd: "10000000.000000001" }]);
     expect(summary.byKey).toMatchObject([{ keyId: key.id, costUsd: "10000000.000000001" }]);
-    const logs = await master.logs.list.query({ projectId, keyId: key.id });
+    const logs = await t.master.logs.list.query({ projectId: t.projectId, keyId: key.id });
     expect(logs.items.map((l) => l.costUsd).sort()).toEqual(["5000000", "5000000.000000001"]);
-    const series = await master.usage.timeseries.query({ projectId, bucket: "day" });
+    const series = await t.master.usage.timeseries.query({ projectId: t.projectId, bucket: "day" });
     expect(series.points.map((p) => p.costUsd)).toEqual(["10000000.000000001"]);
   });
 });

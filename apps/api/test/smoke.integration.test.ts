@@ -1,33 +1,21 @@
-import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
-import { createTestServices, type TestServices } from "@osm/testing/context";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { apiClient } from "@osm/testing/api";
+import { expect, it } from "vitest";
+import { useTestApi } from "./helpers.ts";
 
-let services: TestServices;
-let api: Awaited<ReturnType<typeof startTestApi>>;
-let master: ApiClient;
-
-beforeAll(async () => {
-  services = await createTestServices();
-  api = await startTestApi(services);
-  master = apiClient(api.url, { bearer: testMasterKey });
-});
-afterAll(async () => {
-  await api.close();
-  await services.close();
-});
+const t = useTestApi();
 
 it("creates a project, provider, model and key end to end", async () => {
-  const project = await master.projects.create.mutate({ name: "Smoke" });
-  await master.providers.create.mutate({
+  const project = await t.master.projects.create.mutate({ name: "Smoke" });
+  await t.master.providers.create.mutate({
     projectId: project.id,
     id: "openai",
     kind: "openai",
     baseUrl: "http://127.0.0.1:9/v1",
     apiKey: "sk-test",
   });
-  const imported = await master.models.importDefaults.mutate({ projectId: project.id });
+  const imported = await t.master.models.importDefaults.mutate({ projectId: project.id });
   expect(imported.imported).toBeGreaterThan(5);
-  const { key, secret } = await master.keys.create.mutate({
+  const { key, secret } = await t.master.keys.create.mutate({
     projectId: project.id,
     label: "first",
     spendLimitUsd: "12.50",
@@ -40,10 +28,10 @@ it("creates a project, provider, model and key end to end", async () => {
     spendUsd: "0",
     budgetPeriod: "monthly",
   });
-  const listed = await master.keys.list.query({ projectId: project.id });
+  const listed = await t.master.keys.list.query({ projectId: project.id });
   expect(listed.items.map((k) => k.id)).toEqual([key.id]);
-  const audit = await master.audit.list.query({ projectId: project.id });
+  const audit = await t.master.audit.list.query({ projectId: project.id });
   expect(audit.items.map((a) => a.action)).toContain("key.create");
-  const me = await apiClient(api.url).auth.me.query();
+  const me = await apiClient(t.api.url).auth.me.query();
   expect(me).toEqual({ actor: null, needsSetup: true });
 });

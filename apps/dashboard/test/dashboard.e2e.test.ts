@@ -35,12 +35,35 @@ let secret = "";
 
 const widths = [1280, 390] as const;
 
+/** Elements that stick out of the viewport sideways, outside any region that scrolls. */
+function overflowing(): Promise<string[]> {
+  return page.evaluate(() => {
+    const limit = document.documentElement.clientWidth;
+    const clipped = (el: Element | null): boolean => {
+      for (let e = el; e && e !== document.body; e = e.parentElement) {
+        const o = getComputedStyle(e).overflowX;
+        if (o === "auto" || o === "scroll" || o === "hidden") return true;
+      }
+      return false;
+    };
+    return [...document.body.querySelectorAll("*")]
+      .filter((e) => e.getBoundingClientRect().right > limit + 1 && !clipped(e.parentElement))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].slice(0, 4).join(".")}`);
+  });
+}
+
 /** Screenshots at both widths and an axe scan with no serious or critical violation. */
 async function capture(name: string) {
   for (const width of widths) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 860 });
-    await page.waitForTimeout(150);
+    // Two frames: the resize has been laid out and the charts have measured their containers.
+    await page.evaluate(
+      () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))),
+    );
     if (writeShots) await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
+    // Usable at phone width: the page itself never scrolls sideways (tables scroll in their card).
+    expect(await overflowing(), `${name} at ${width}px: wider than the page`).toEqual([]);
     const results = await new AxeBuilder({ page }).analyze();
     const bad = results.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")
@@ -160,6 +183,11 @@ describe("the scripted user", () => {
     await page.getByLabel("API key").fill("sk-upstream-secret");
     await page.getByRole("button", { name: "Add provider" }).last().click();
     await page.getByRole("cell", { name: "fake", exact: true }).waitFor();
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await page
+      .getByTestId("provider-test-fake")
+      .getByText(/^Connected · \d+ ms$/)
+      .waitFor();
     for (const [id, out] of [
       ["fake-mini", "0.6"],
       ["fake-big", "60"],
@@ -335,9 +363,23 @@ describe("the scripted user", () => {
     ] as const) {
       await page.goto(`${base}/projects/${projectId}${path}`);
       await page.getByRole("heading", { level: 1 }).waitFor();
-      await page.waitForLoadState("networkidle");
+      // Polling queries keep the network busy: wait for the page's loading states instead.
+      await expect.poll(() => page.locator("[data-loading]").count()).toBe(0);
       await capture(name);
     }
+  });
+
+  it("invites someone, sees the open invitation and revokes it", async () => {
+    await page.goto(`${base}/projects/${projectId}/settings`);
+    await page.getByLabel("Email").fill("later@example.com");
+    await page.getByLabel("Role", { exact: true }).selectOption("member");
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    const row = page.getByTestId("invitation-later@example.com");
+    await row.waitFor();
+    await page.getByRole("button", { name: "Revoke the invitation for later@example.com" }).click();
+    await page.getByText("The invitation for later@example.com no longer works.").waitFor();
+    await page.getByText("No open invitations.").waitFor();
+    expect(await row.count()).toBe(0);
   });
 
   it("a viewer sees no mutation controls and the API refuses them", async () => {
@@ -365,13 +407,30 @@ describe("the scripted user", () => {
     for (const name of ["Rotate", "Deactivate", "Revoke", "Reset spend"]) {
       expect(await viewer.getByRole("button", { name }).count()).toBe(0);
     }
+    await viewer.getByRole("link", { name: "View policy" }).click();
+    await viewer.getByRole("heading", { name: "Policy of backend" }).waitFor();
+    expect(await viewer.getByRole("button", { name: /Save policy|Discard/ }).count()).toBe(0);
+    expect(await viewer.getByRole("switch", { name: "Shadow mode" }).isDisabled()).toBe(true);
+    expect(await viewer.getByRole("button", { name: /^Add to / }).count()).toBe(0);
+    await viewer.goto(`${base}/projects/${projectId}/settings`);
+    await viewer.getByRole("table", { name: "Members" }).waitFor();
+    expect(await viewer.getByRole("button", { name: /Invite|Remove|Revoke/ }).count()).toBe(0);
+    expect(await viewer.getByRole("tab", { name: /Tokens|Alerts/ }).count()).toBe(0);
     await viewer.goto(`${base}/projects/${projectId}/catalog`);
     await viewer.getByRole("heading", { name: "Models" }).waitFor();
-    expect(await viewer.getByRole("button", { name: /Add|Import|Delete/ }).count()).toBe(0);
+    expect(
+      await viewer.getByRole("button", { name: /Add|Import|Delete|Test connection/ }).count(),
+    ).toBe(0);
 
     const session = (await viewerContext.cookies()).find((c) => c.name === "osm_session");
     const asViewer = apiClient(base, { cookies: new Map([["osm_session", session!.value]]) });
     await expect(asViewer.keys.create.mutate({ projectId, label: "nope" })).rejects.toMatchObject({
+      data: { code: "FORBIDDEN" },
+    });
+    await expect(
+      asViewer.keys.update.mutate({ id: keyId, label: "renamed" }),
+    ).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+    await expect(asViewer.providers.test.mutate({ projectId, id: "fake" })).rejects.toMatchObject({
       data: { code: "FORBIDDEN" },
     });
     await viewerContext.close();

@@ -5,6 +5,7 @@ import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
+import { answerThenDiscard } from "@osm/net/discard-upload";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness } from "@osm/observability/readiness";
 import { startTracing } from "@osm/observability/tracing";
@@ -88,11 +89,7 @@ function json(res: ServerResponse, status: number, body: unknown) {
 // before the connection closes; past this the socket is closed regardless.
 const discardAfter413 = { bytes: 256 * 1024 * 1024, ms: 10_000, idleMs: 500 };
 
-/**
- * The 413 goes out at once with Connection: close, but the socket stays open while the rest of
- * the upload is discarded as it arrives (never buffered): closing while the client still writes
- * would make it see a broken pipe instead of the answer.
- */
+/** The 413 goes out at once; the rest of the upload is discarded before the socket closes. */
 function answerTooLarge(
   req: IncomingMessage,
   res: ServerResponse,
@@ -100,33 +97,16 @@ function answerTooLarge(
   requestId: string,
 ) {
   if (res.headersSent) return void res.destroy();
-  const body = JSON.stringify(errorBody(err));
-  res.writeHead(err.status, {
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(body),
-    Connection: "close",
-    "x-request-id": requestId,
-  });
-  res.write(body);
-  let discarded = 0;
-  const finish = () => {
-    clearTimeout(timer);
-    clearTimeout(idle);
-    if (!res.writableEnded) res.end();
-  };
-  const timer = setTimeout(finish, discardAfter413.ms);
-  timer.unref();
-  // A client that sends nothing more (it read the answer, or never meant to send the body).
-  let idle = setTimeout(finish, discardAfter413.idleMs);
-  req.on("data", (chunk: Buffer) => {
-    discarded += chunk.length;
-    clearTimeout(idle);
-    idle = setTimeout(finish, discardAfter413.idleMs);
-    if (discarded > discardAfter413.bytes) finish();
-  });
-  req.once("end", finish);
-  req.once("error", finish);
-  req.resume();
+  answerThenDiscard(
+    req,
+    res,
+    {
+      status: err.status,
+      body: JSON.stringify(errorBody(err)),
+      headers: { "x-request-id": requestId },
+    },
+    discardAfter413,
+  );
 }
 
 export async function startProxy(

@@ -1,5 +1,9 @@
-import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
-import { createRedis } from "@osm/redis/connect";
+import {
+  budgetCounters,
+  type ChatOutcome,
+  chatOutcome,
+  ledgerTotal,
+} from "@osm/testing/budget-probes";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,47 +27,9 @@ async function budgetTenant(limitNanos: bigint, extra: Record<string, unknown> =
   return stack.budgetTenant(usd(limitNanos), extra);
 }
 
-type Outcome = { status: number; code?: string; requestId: string | null };
-
-async function call(
-  secret: string,
-  proxyIndex: number,
-  body: Record<string, unknown>,
-): Promise<Outcome> {
-  const res = await fetch(`${stack.proxies[proxyIndex]!.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], ...body }),
-  });
-  const text = await res.text();
-  const requestId = res.headers.get("x-request-id");
-  if (res.status !== 200)
-    return { status: res.status, code: JSON.parse(text).error.code, requestId };
-  if (body.stream && !text.includes("[DONE]"))
-    return { status: 599, code: "stream_failed", requestId };
-  return { status: 200, requestId };
-}
-
-async function counters(keyId: string) {
-  const window = budgetWindow("monthly", null, new Date());
-  const k = keyCounters(stack.services.redisPrefix, keyId, window.id).budget;
-  const redis = createRedis(stack.services.redis, { maxRetriesPerRequest: 2 });
-  const [spent, reserved] = await redis
-    .hmget(k, "spent", "reserved")
-    .finally(() => redis.disconnect());
-  return { spent: BigInt(spent ?? "0"), reserved: BigInt(reserved ?? "0") };
-}
-
-async function ledgerTotal(keyId: string, expectedRows: number) {
-  for (let i = 0; i < 200; i++) {
-    const [row] = await stack.services.sql`
-      select count(*)::int as n, coalesce(sum(cost), 0)::text as cost from usage_ledger where key_id = ${keyId}`;
-    if (row!.n >= expectedRows)
-      return { rows: row!.n as number, cost: BigInt(row!.cost as string) };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("ledger did not fill");
-}
+const call = (secret: string, proxyIndex: number, body: Record<string, unknown>) =>
+  chatOutcome(stack.proxies[proxyIndex]!.url, secret, { model, ...body });
+const counters = (keyId: string) => budgetCounters(stack.services, keyId);
 
 describe.each([false, true])("200 concurrent requests over two proxies (stream: %s)", (stream) => {
   it("never spends past the limit and calls the provider once per success", async () => {
@@ -83,7 +49,7 @@ describe.each([false, true])("200 concurrent requests over two proxies (stream: 
     expect(c.spent).toBe(costNanos * BigInt(ok));
     expect(c.reserved).toBe(0n);
     // Money is conserved: the ledger's costs add up to what the counter settled.
-    const ledger = await ledgerTotal(t.key.id, 200);
+    const ledger = await ledgerTotal(stack.services, t.key.id, 200);
     expect(ledger.cost).toBe(c.spent);
   });
 });
@@ -92,7 +58,7 @@ describe("budgets", () => {
   it("sequentially admits exactly floor(limit / cost) requests", async () => {
     const limit = costNanos * 7n + 5_000n;
     const t = await budgetTenant(limit);
-    const outcomes: Outcome[] = [];
+    const outcomes: ChatOutcome[] = [];
     for (let i = 0; i < 10; i++) outcomes.push(await call(t.secret, i % 2, { max_tokens: 16 }));
     expect(outcomes.map((o) => o.status)).toEqual([
       200, 200, 200, 200, 200, 200, 200, 403, 403, 403,

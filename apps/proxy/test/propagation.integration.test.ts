@@ -1,4 +1,5 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { propagated } from "@osm/testing/propagation";
 import { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -9,23 +10,6 @@ beforeAll(async () => {
   await stack.addProxy();
 });
 afterAll(() => stack.close());
-
-async function seenVersion(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^osm_proxy_seen_version (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-/** Waits until every proxy reports having seen `version` (deadline 5× the 1 s target); returns ms. */
-async function propagated(version: number): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    const seen = await Promise.all(stack.proxies.map((p) => seenVersion(p.metricsUrl)));
-    if (seen.every((v) => v >= version)) return performance.now() - started;
-    if (performance.now() - started > 5_000)
-      throw new Error(`proxies saw ${seen.join(", ")}, want ${version}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function chat(secret: string, proxyIndex: number) {
   try {
@@ -51,18 +35,18 @@ describe("changes reach every proxy with warm caches", () => {
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual(["ok", "ok"]);
 
     await stack.master.keys.setActive.mutate({ id: t.key.id, active: false });
-    const deactivateMs = await propagated(await versionOf(t.key.id));
+    const deactivateMs = await propagated(stack.proxies, await versionOf(t.key.id));
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual([
       "key_inactive",
       "key_inactive",
     ]);
 
     await stack.master.keys.setActive.mutate({ id: t.key.id, active: true });
-    await propagated(await versionOf(t.key.id));
+    await propagated(stack.proxies, await versionOf(t.key.id));
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual(["ok", "ok"]);
 
     const rotated = await stack.master.keys.rotate.mutate({ id: t.key.id, gracePeriodSeconds: 0 });
-    const rotateMs = await propagated(await versionOf(t.key.id));
+    const rotateMs = await propagated(stack.proxies, await versionOf(t.key.id));
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual([
       "invalid_api_key",
       "invalid_api_key",
@@ -70,7 +54,7 @@ describe("changes reach every proxy with warm caches", () => {
     expect([await chat(rotated.secret, 0), await chat(rotated.secret, 1)]).toEqual(["ok", "ok"]);
 
     await stack.master.keys.revoke.mutate({ id: t.key.id });
-    const revokeMs = await propagated(await versionOf(t.key.id));
+    const revokeMs = await propagated(stack.proxies, await versionOf(t.key.id));
     expect([await chat(rotated.secret, 0), await chat(rotated.secret, 1)]).toEqual([
       "invalid_api_key",
       "invalid_api_key",
@@ -85,7 +69,7 @@ describe("changes reach every proxy with warm caches", () => {
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual(["ok", "ok"]);
     await stack.master.projects.delete.mutate({ id: t.projectId });
     const [row] = await stack.services.sql`select last_value from change_version`;
-    await propagated(Number(row!.last_value));
+    await propagated(stack.proxies, Number(row!.last_value));
     expect([await chat(t.secret, 0), await chat(t.secret, 1)]).toEqual([
       "invalid_api_key",
       "invalid_api_key",
@@ -99,7 +83,7 @@ describe("changes reach every proxy with warm caches", () => {
       id: t.key.id,
       gracePeriodSeconds: 3600,
     });
-    await propagated(await versionOf(t.key.id));
+    await propagated(stack.proxies, await versionOf(t.key.id));
     expect([
       await chat(t.secret, 0),
       await chat(t.secret, 1),

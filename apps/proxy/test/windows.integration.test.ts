@@ -5,6 +5,7 @@ import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
+import { propagated } from "@osm/testing/propagation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Budget windows at their edges, with no sleeping: a proxy whose clock the test sets. Windows
@@ -206,11 +207,6 @@ describe("budget windows at their boundaries (injected clock)", () => {
   });
 });
 
-async function seenVersion(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^osm_proxy_seen_version (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
 describe("keys.resetSpend", () => {
   it("lets an exhausted key spend again at once, with a fresh budget", async () => {
     // keys.resetSpend stamps the API's real time, so this uses the stack's real-clock proxy.
@@ -222,11 +218,7 @@ describe("keys.resetSpend", () => {
     await stack.master.keys.resetSpend.mutate({ id: t.key.id });
     const [row] = await stack.services.sql<{ version: number }[]>`
       select version::int as version from api_keys where id = ${t.key.id}`;
-    const started = performance.now();
-    while ((await seenVersion(live.metricsUrl)) < row!.version) {
-      if (performance.now() - started > 5_000) throw new Error("reset did not propagate");
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await propagated([live], row!.version);
 
     expect(await call(t.secret, live.url)).toMatchObject(ok);
     expect(await call(t.secret, live.url)).toMatchObject(refused);

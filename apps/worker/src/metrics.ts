@@ -1,6 +1,7 @@
+import { createMetricsRegistry } from "@osm/observability/metrics-registry";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Gauge } from "prom-client";
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
@@ -15,33 +16,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/**
- * One registry per running worker (not prom-client's global one), so that several workers in
- * one test process keep their own counts. Queue depth and lag are read from Redis on scrape.
- */
+/** The worker's metrics on its own registry. Queue depth and lag are read from Redis on scrape. */
 export function createWorkerMetrics(options: { queues: readonly Queue[]; log: Logger }) {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const metrics = createMetricsRegistry();
+  const { registry } = metrics;
   const { queues, log } = options;
 
-  const events = new Counter({
-    name: "osm_worker_events_total",
-    help: "Usage events ingested: inserted into the ledger, or skipped as already present",
-    labelNames: ["result"] as const,
-    registers: [registry],
-  });
-  const jobsFailed = new Counter({
-    name: "osm_worker_jobs_failed_total",
-    help: "Failed job attempts; final=true when the job ended in the failed set",
-    labelNames: ["queue", "final"] as const,
-    registers: [registry],
-  });
-  const batchSeconds = new Histogram({
-    name: "osm_worker_batch_seconds",
-    help: "Time to land one usage batch in PostgreSQL, failed attempts included",
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+  const events = metrics.counter(
+    "osm_worker_events_total",
+    "Usage events ingested: inserted into the ledger, or skipped as already present",
+    ["result"],
+  );
+  const jobsFailed = metrics.counter(
+    "osm_worker_jobs_failed_total",
+    "Failed job attempts; final=true when the job ended in the failed set",
+    ["queue", "final"],
+  );
+  const batchSeconds = metrics.histogram(
+    "osm_worker_batch_seconds",
+    "Time to land one usage batch in PostgreSQL, failed attempts included",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
   new Gauge({
     name: "osm_worker_queue_depth",
     help: "Jobs per queue and state",
@@ -79,11 +74,10 @@ export function createWorkerMetrics(options: { queues: readonly Queue[]; log: Lo
     },
   });
 
-  const repairs = new Counter({
-    name: "osm_worker_reconcile_repairs_total",
-    help: "What reconciliation fixed: counters raised to PostgreSQL's spend, reservations released",
-    labelNames: ["kind"] as const,
-    registers: [registry],
-  });
+  const repairs = metrics.counter(
+    "osm_worker_reconcile_repairs_total",
+    "What reconciliation fixed: counters raised to PostgreSQL's spend, reservations released",
+    ["kind"],
+  );
   return { registry, events, jobsFailed, batchSeconds, repairs };
 }

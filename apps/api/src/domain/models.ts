@@ -65,6 +65,33 @@ type Pricing = {
   active: boolean;
 };
 
+type Columns = {
+  upstreamModel: string;
+  inputPer1M: bigint;
+  outputPer1M: bigint;
+  cachedInputPer1M: bigint | null;
+  tier: Tier;
+  maxOutputTokens: number;
+  tokenParam: TokenParam;
+  active: boolean;
+};
+
+/** The API's field names (prices in USD per 1M tokens) onto the stored columns. */
+function columns(input: Pricing): Columns;
+function columns(input: Partial<Pricing>): Partial<Columns>;
+function columns(input: Partial<Pricing>): Partial<Columns> {
+  return {
+    upstreamModel: input.upstreamModel,
+    inputPer1M: input.inputUsdPer1M,
+    outputPer1M: input.outputUsdPer1M,
+    cachedInputPer1M: input.cachedInputUsdPer1M,
+    tier: input.tier,
+    maxOutputTokens: input.maxOutputTokens,
+    tokenParam: input.tokenParam,
+    active: input.active,
+  };
+}
+
 export async function createModel(
   ctx: ProjectContext,
   input: Pricing & { id: string; providerId: string },
@@ -83,14 +110,7 @@ export async function createModel(
         projectId: ctx.project.id,
         slug: input.id,
         providerId: provider.id,
-        upstreamModel: input.upstreamModel,
-        inputPer1M: input.inputUsdPer1M,
-        outputPer1M: input.outputUsdPer1M,
-        cachedInputPer1M: input.cachedInputUsdPer1M,
-        tier: input.tier,
-        maxOutputTokens: input.maxOutputTokens,
-        tokenParam: input.tokenParam,
-        active: input.active,
+        ...columns(input),
       });
       if (!row)
         throw new TRPCError({
@@ -123,14 +143,7 @@ export async function updateModel(
         model.id,
         {
           providerId: provider?.id,
-          upstreamModel: input.upstreamModel,
-          inputPer1M: input.inputUsdPer1M,
-          outputPer1M: input.outputUsdPer1M,
-          cachedInputPer1M: input.cachedInputUsdPer1M,
-          tier: input.tier,
-          maxOutputTokens: input.maxOutputTokens,
-          tokenParam: input.tokenParam,
-          active: input.active,
+          ...columns(input),
         },
         ctx.now(),
       );

@@ -10,6 +10,7 @@ import { nextChangeVersion } from "@osm/db/queries/versions";
 import type { ProviderKind, ProviderRow } from "@osm/db/schema";
 import { TRPCError } from "@trpc/server";
 import { audited } from "../audited.ts";
+import { probeProvider } from "../provider-probe.ts";
 import { type AuthedContext, fieldError, type ProjectContext } from "../trpc.ts";
 import { checkUpstreamUrl } from "../upstream-url.ts";
 
@@ -118,6 +119,19 @@ export async function updateProvider(
     },
   );
   return view(updated);
+}
+
+/** "Test connection": the provider's model list fetched with the stored key. */
+export async function testProvider(ctx: ProjectContext, slug: string) {
+  const provider = await loadProvider(ctx, slug);
+  return probeProvider(
+    {
+      kind: provider.kind,
+      baseUrl: provider.baseUrl,
+      apiKey: ctx.box.decrypt(provider.credential),
+    },
+    { allowPrivate: ctx.config.allowPrivateUpstreams },
+  );
 }
 
 /** A provider with models stays: the models would point at nothing. */

@@ -5,6 +5,7 @@ import {
   createProvider,
   deleteProvider,
   listProviderPage,
+  testProvider,
   updateProvider,
 } from "../domain/providers.ts";
 import { pageInput, projectIdSchema } from "../inputs.ts";
@@ -39,6 +40,12 @@ export const providersRouter = router({
       apiKey: apiKeySchema.optional(),
     }),
   ).mutation(({ ctx, input }) => updateProvider(ctx, input)),
+
+  // A mutation, not a query: it calls out with the stored key, so nothing may refetch it.
+  test: projectProcedure(
+    "admin",
+    z.strictObject({ projectId: projectIdSchema, id: slugSchema }),
+  ).mutation(({ ctx, input }) => testProvider(ctx, input.id)),
 
   delete: projectProcedure(
     "admin",

@@ -3,7 +3,7 @@ import { parseUsd } from "@osm/policy/money";
 import { modelIdSchema, pricePer1MSchema, slugSchema } from "@osm/policy/schemas";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useParams } from "@tanstack/react-router";
-import { Download, Plus } from "lucide-react";
+import { Download, Plug, Plus } from "lucide-react";
 import { useState } from "react";
 import { toast } from "sonner";
 import { z } from "zod";
@@ -260,6 +260,40 @@ function reachingKeys(m: Model, keys: Key[]): Key[] {
   );
 }
 
+type ProbeResult = Outputs["providers"]["test"];
+
+/** Lists the provider's models with its stored key; the verdict stays beside the button. */
+function TestConnection({ projectId, providerId }: { projectId: string; providerId: string }) {
+  const [pending, setPending] = useState(false);
+  const [result, setResult] = useState<ProbeResult | null>(null);
+  async function test() {
+    setPending(true);
+    try {
+      setResult(await trpcClient.providers.test.mutate({ projectId, id: providerId }));
+    } catch (err) {
+      toast.error(errorMessage(err));
+    } finally {
+      setPending(false);
+    }
+  }
+  return (
+    <div className="flex items-center gap-2">
+      <Button size="sm" variant="outline" disabled={pending} onClick={test}>
+        <Plug aria-hidden="true" />
+        {pending ? "Testing…" : "Test connection"}
+      </Button>
+      <span role="status" className="text-xs" data-testid={`provider-test-${providerId}`}>
+        {result ? (
+          <Badge tone={result.ok ? "success" : "danger"} title={result.message}>
+            {result.ok ? `Connected · ${result.latencyMs} ms` : "Failed"}
+          </Badge>
+        ) : null}
+        {result && !result.ok ? <span className="ml-1">{result.message}</span> : null}
+      </span>
+    </div>
+  );
+}
+
 export function CatalogPage() {
   const { projectId } = useParams({ from: "/projects/$projectId/catalog" });
   const trpc = useTRPC();
@@ -348,7 +382,8 @@ export function CatalogPage() {
                     </Td>
                     {isAdmin ? (
                       <Td>
-                        <div className="flex gap-1">
+                        <div className="flex flex-wrap items-center gap-1">
+                          <TestConnection projectId={projectId} providerId={p.id} />
                           <Button
                             size="sm"
                             variant="outline"

@@ -49,6 +49,7 @@ const inviteSchema = z.object({
 function Members({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
   const trpc = useTRPC();
   const run = useRun();
+  const queryClient = useQueryClient();
   const members = useQuery(trpc.members.list.queryOptions({ projectId }));
   const [inviteUrl, setInviteUrl] = useState<string | null>(null);
   const form = useZodForm(inviteSchema, { defaultValues: { email: "", role: "member" } });
@@ -58,6 +59,7 @@ function Members({ projectId, isOwner }: { projectId: string; isOwner: boolean }
       const r = await trpcClient.members.invite.mutate({ projectId, ...v });
       setInviteUrl(r.inviteUrl);
       form.reset();
+      await queryClient.invalidateQueries({ queryKey: trpc.members.invitations.pathKey() });
     } catch (err) {
       form.setError("root", { message: errorMessage(err) });
     }
@@ -193,7 +195,76 @@ function Members({ projectId, isOwner }: { projectId: string; isOwner: boolean }
           </CardContent>
         </Card>
       ) : null}
+      {isOwner ? <Invitations projectId={projectId} /> : null}
     </div>
+  );
+}
+
+/** Open invitations: the links are never shown again, but an unused one can be withdrawn. */
+function Invitations({ projectId }: { projectId: string }) {
+  const trpc = useTRPC();
+  const run = useRun();
+  const open = useQuery(trpc.members.invitations.queryOptions({ projectId, limit: 100 }));
+  return (
+    <Card>
+      <CardHeader>
+        <div>
+          <CardTitle>Open invitations</CardTitle>
+          <CardDescription>Not yet accepted and not expired.</CardDescription>
+        </div>
+      </CardHeader>
+      <CardContent className="p-0">
+        {open.isPending ? (
+          <Loading />
+        ) : open.isError ? (
+          <div className="p-4">
+            <ErrorState error={open.error} retry={() => open.refetch()} />
+          </div>
+        ) : open.data.items.length === 0 ? (
+          <p className="px-4 pb-4 text-sm text-muted-foreground">No open invitations.</p>
+        ) : (
+          <Table aria-label="Open invitations">
+            <THead>
+              <tr>
+                <Th>Email</Th>
+                <Th>Role</Th>
+                <Th>Expires</Th>
+                <Th>
+                  <span className="sr-only">Actions</span>
+                </Th>
+              </tr>
+            </THead>
+            <TBody>
+              {open.data.items.map((i) => (
+                <Tr key={i.id} data-testid={`invitation-${i.email}`}>
+                  <Td>{i.email}</Td>
+                  <Td>
+                    <Badge>{i.role}</Badge>
+                  </Td>
+                  <Td className="text-xs" title={formatTime(i.expiresAt)}>
+                    {relative(i.expiresAt)}
+                  </Td>
+                  <Td>
+                    <Button
+                      size="sm"
+                      variant="ghost"
+                      aria-label={`Revoke the invitation for ${i.email}`}
+                      onClick={() =>
+                        run(`The invitation for ${i.email} no longer works.`, () =>
+                          trpcClient.members.revokeInvitation.mutate({ id: i.id }),
+                        )
+                      }
+                    >
+                      Revoke
+                    </Button>
+                  </Td>
+                </Tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </CardContent>
+    </Card>
   );
 }
 

@@ -1,10 +1,11 @@
 import type { ComponentProps } from "react";
 import { cn } from "../../lib/utils.ts";
 
+// min-w-0: a card in a grid or flex row shrinks to its track and lets its table scroll inside.
 export function Card({ className, ...props }: ComponentProps<"section">) {
   return (
     <section
-      className={cn("rounded-xl border bg-card text-foreground shadow-xs", className)}
+      className={cn("min-w-0 rounded-xl border bg-card text-foreground shadow-xs", className)}
       {...props}
     />
   );

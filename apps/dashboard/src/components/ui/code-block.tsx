@@ -16,7 +16,7 @@ export function CodeBlock({
       // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region needs a focus stop.
       tabIndex={0}
       className={cn(
-        "overflow-x-auto rounded-md focus-visible:outline-2 focus-visible:outline-ring",
+        "max-w-full overflow-x-auto rounded-md focus-visible:outline-2 focus-visible:outline-ring",
         className,
       )}
     >

@@ -10,7 +10,7 @@ export function Skeleton({ className }: { className?: string }) {
 
 export function Loading({ label = "Loading…", rows = 3 }: { label?: string; rows?: number }) {
   return (
-    <div role="status" aria-live="polite" className="grid gap-2 p-4">
+    <div role="status" aria-live="polite" data-loading="" className="grid gap-2 p-4">
       <span className="sr-only">{label}</span>
       {Array.from({ length: rows }, (_, i) => (
         <Skeleton key={i} className="h-8 w-full" />
@@ -50,7 +50,9 @@ export function EmptyState({
     <div className="flex flex-col items-center gap-3 rounded-lg border border-dashed p-8 text-center">
       <Inbox className="size-6 text-muted-foreground" aria-hidden="true" />
       <p className="font-medium">{title}</p>
-      {children ? <div className="max-w-xl text-sm text-muted-foreground">{children}</div> : null}
+      {children ? (
+        <div className="w-full min-w-0 max-w-xl text-sm text-muted-foreground">{children}</div>
+      ) : null}
       {action}
     </div>
   );

@@ -1,11 +1,20 @@
 import type { ComponentProps } from "react";
 import { cn } from "../../lib/utils.ts";
 
+/**
+ * Scrolls sideways inside its card on narrow screens; the scroller is a labelled focus stop so
+ * keyboard users can scroll it too (axe: scrollable-region-focusable).
+ */
 export function Table({ className, ...props }: ComponentProps<"table">) {
   return (
-    <div className="w-full overflow-x-auto">
+    <section
+      aria-label={props["aria-label"]}
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region needs a focus stop.
+      tabIndex={0}
+      className="w-full overflow-x-auto focus-visible:outline-2 focus-visible:outline-ring"
+    >
       <table className={cn("w-full caption-bottom text-sm", className)} {...props} />
-    </div>
+    </section>
   );
 }
 export const THead = (p: ComponentProps<"thead">) => (
