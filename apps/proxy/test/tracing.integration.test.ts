@@ -1,11 +1,9 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
+import { type ReceivedSpan, startOtlpReceiver } from "@osm/testing/otlp-receiver";
 import { freePort } from "@osm/testing/services";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,74 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Traces through the real interface: the openai SDK against the proxy, a tRPC client against
 // the API, both exporting with the OpenTelemetry SDK to an OTLP/HTTP (JSON) receiver here.
 
-type OtlpValue = {
-  stringValue?: string;
-  intValue?: string | number;
-  boolValue?: boolean;
-  arrayValue?: { values: OtlpValue[] };
-};
-type ReceivedSpan = {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  status?: { code?: number };
-  attributes: Record<string, unknown>;
-};
-
 const serverKind = 2;
 const clientKind = 3;
 
-function plain(value: OtlpValue): unknown {
-  if (value.arrayValue) return value.arrayValue.values.map(plain);
-  if (value.intValue !== undefined) return Number(value.intValue);
-  return value.stringValue ?? value.boolValue;
-}
-
-function attributes(list: { key: string; value: OtlpValue }[] = []) {
-  return Object.fromEntries(list.map((a) => [a.key, plain(a.value)]));
-}
-
-/** A collector in miniature: every span any exporter posts to `/v1/traces`. */
-async function startReceiver() {
-  const spans: ReceivedSpan[] = [];
-  const contentTypes = new Set<string>();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      contentTypes.add(String(req.headers["content-type"]));
-      let body = Buffer.concat(chunks);
-      if (req.headers["content-encoding"] === "gzip") body = gunzipSync(body);
-      if (req.url !== "/v1/traces") return void res.writeHead(404).end();
-      const payload = JSON.parse(body.toString("utf8"));
-      for (const rs of payload.resourceSpans ?? []) {
-        const service = String(attributes(rs.resource?.attributes)["service.name"]);
-        for (const ss of rs.scopeSpans ?? []) {
-          for (const s of ss.spans ?? []) {
-            spans.push({ ...s, service, attributes: attributes(s.attributes) });
-          }
-        }
-      }
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    contentTypes,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 let stack: GatewayStack;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
+  receiver = await startOtlpReceiver();
   stack = await startGatewayStack({ otlpEndpoint: receiver.url }, { otlpEndpoint: receiver.url });
 });
 afterAll(async () => {
@@ -315,7 +253,7 @@ describe("tracing off", () => {
         process.execPath,
         [
           "--import",
-          "./apps/proxy/test/module-log.mjs",
+          "./tooling/testing/module-log.mjs",
           "--import",
           "tsx",
           "apps/proxy/src/main.ts",

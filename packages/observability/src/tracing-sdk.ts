@@ -1,49 +1,42 @@
 import type { IncomingHttpHeaders } from "node:http";
-import {
-  type Attributes,
-  type Context,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
-import type { SpanAttributes, Tracer, TraceSpan, SpanKind as TraceSpanKind } from "./tracing.ts";
+import type { Attributes, Context, SpanKind as OtelSpanKind, Span } from "@opentelemetry/api";
+import type { SpanAttributes, SpanKind, Tracer, TraceSpan } from "./tracing.ts";
 
-const kinds: Record<TraceSpanKind, SpanKind> = {
-  server: SpanKind.SERVER,
-  client: SpanKind.CLIENT,
-  internal: SpanKind.INTERNAL,
-};
-
-function defined(attributes: SpanAttributes | undefined): Attributes {
-  const out: Attributes = {};
-  if (!attributes) return out;
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== null && value !== undefined) out[name] = value;
-  }
-  return out;
-}
-
-/** The OpenTelemetry SDK behind the `Tracer` shape: batch export over OTLP/HTTP (JSON). */
-export function createSdkTracer(options: { endpoint: string; serviceName: string }): Tracer {
-  const exporter = new OTLPTraceExporter({
+/**
+ * The OpenTelemetry SDK behind the `Tracer` shape: batch export over OTLP/HTTP (JSON). Its
+ * packages are imported here, dynamically: a bundler hoists static imports of external packages
+ * to the top of the bundle, which would load them with tracing off.
+ */
+export async function createSdkTracer(options: {
+  endpoint: string;
+  serviceName: string;
+}): Promise<Tracer> {
+  const [otel, core, exporterModule, resources, sdk, semconv] = await Promise.all([
+    import("@opentelemetry/api"),
+    import("@opentelemetry/core"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/sdk-trace-base"),
+    import("@opentelemetry/semantic-conventions"),
+  ]);
+  const { ROOT_CONTEXT, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace } = otel;
+  const kinds: Record<SpanKind, OtelSpanKind> = {
+    server: otel.SpanKind.SERVER,
+    client: otel.SpanKind.CLIENT,
+    internal: otel.SpanKind.INTERNAL,
+  };
+  const exporter = new exporterModule.OTLPTraceExporter({
     url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces`,
   });
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
-    spanProcessors: [new BatchSpanProcessor(exporter)],
+  const provider = new sdk.BasicTracerProvider({
+    resource: resources.resourceFromAttributes({
+      [semconv.ATTR_SERVICE_NAME]: options.serviceName,
+    }),
+    spanProcessors: [new sdk.BatchSpanProcessor(exporter)],
   });
   // Not registered globally: each app (and each test's app) owns its provider.
   const tracer = provider.getTracer("osm");
-  const propagator = new W3CTraceContextPropagator();
+  const propagator = new core.W3CTraceContextPropagator();
 
   const wrap = (span: Span): TraceSpan => ({
     set(attributes) {
@@ -53,7 +46,7 @@ export function createSdkTracer(options: { endpoint: string; serviceName: string
       span.updateName(name);
     },
     fail(errorType, failure = {}) {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType);
+      span.setAttribute(semconv.ATTR_ERROR_TYPE, errorType);
       if (failure.fault) span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
     },
     child(name, kind, attributes) {
@@ -84,4 +77,13 @@ export function createSdkTracer(options: { endpoint: string; serviceName: string
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
+}
+
+function defined(attributes: SpanAttributes | undefined): Attributes {
+  const out: Attributes = {};
+  if (!attributes) return out;
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== null && value !== undefined) out[name] = value;
+  }
+  return out;
 }

@@ -48,5 +48,5 @@ export type TracingOptions = {
 export async function startTracing(options: TracingOptions): Promise<Tracer | null> {
   if (!options.endpoint) return null;
   const { createSdkTracer } = await import("./tracing-sdk.ts");
-  return createSdkTracer({ endpoint: options.endpoint, serviceName: options.serviceName });
+  return await createSdkTracer({ endpoint: options.endpoint, serviceName: options.serviceName });
 }

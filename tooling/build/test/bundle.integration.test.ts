@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
+import { startOtlpReceiver } from "@osm/testing/otlp-receiver";
 import { freePort } from "@osm/testing/services";
 import OpenAI from "openai";
 import postgres from "postgres";
@@ -36,6 +37,53 @@ async function stop(child: ChildProcess | null) {
   return exited;
 }
 
+/**
+ * Runs the built proxy under plain node from another directory, with a loader hook that writes
+ * down every module it resolves; serves one chat completion, then stops it with SIGTERM.
+ */
+async function runProxyBundle(extraEnv: Record<string, string>) {
+  const t = await stack.tenant();
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const modulesFile = join(dataDir, `modules-${port}.txt`);
+  let stderr = "";
+  proxy = spawn(
+    process.execPath,
+    [
+      "--import",
+      join(root, "tooling/testing/module-log.mjs"),
+      join(root, "apps/proxy/dist/main.js"),
+    ],
+    {
+      // Run from elsewhere: nothing may depend on the working directory being the repo.
+      cwd: dataDir,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        ...proxyProcessEnv(stack.services, { port, metricsPort, dataDir }),
+        NODE_ENV: "production",
+        LOG_LEVEL: "warn",
+        OSM_MODULE_LOG: modulesFile,
+        ...extraEnv,
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  proxy.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  expect(await waitReady(proxy, `http://127.0.0.1:${metricsPort}/readyz`), stderr).toBe(true);
+  const answer = await new OpenAI({
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    apiKey: t.secret,
+    maxRetries: 0,
+  }).chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: "Hello!" }],
+  });
+  expect(await stop(proxy), stderr).toBe(0);
+  return { answer, modules: readFileSync(modulesFile, "utf8").split("\n").filter(Boolean) };
+}
+
 /** Polls until `url` answers 200 or the process exits. */
 async function waitReady(child: ChildProcess, url: string): Promise<boolean> {
   for (let i = 0; i < 400 && child.exitCode === null; i++) {
@@ -61,41 +109,27 @@ afterAll(async () => {
 });
 
 describe("production bundles", () => {
-  it("the proxy bundle runs under plain node and answers a chat completion", async () => {
+  it("the proxy bundle runs under plain node, answers a chat completion, and loads no OpenTelemetry", async () => {
     expect(buildApp("proxy")).toMatch(/@osm\/proxy: dist\/main\.js \(\d+ KiB\)/);
-    const t = await stack.tenant();
-    const port = await freePort();
-    const metricsPort = await freePort();
-    let stderr = "";
-    proxy = spawn(process.execPath, [join(root, "apps/proxy/dist/main.js")], {
-      // Run from elsewhere: nothing may depend on the working directory being the repo.
-      cwd: dataDir,
-      env: {
-        PATH: process.env["PATH"] ?? "",
-        ...proxyProcessEnv(stack.services, { port, metricsPort, dataDir }),
-        NODE_ENV: "production",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    proxy.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    expect(await waitReady(proxy, `http://127.0.0.1:${metricsPort}/readyz`), stderr).toBe(true);
-
-    const client = new OpenAI({
-      baseURL: `http://127.0.0.1:${port}/v1`,
-      apiKey: t.secret,
-      maxRetries: 0,
-    });
-    const answer = await client.chat.completions.create({
-      model: "gpt-4o-mini",
-      messages: [{ role: "user", content: "Hello!" }],
-    });
+    const { answer, modules } = await runProxyBundle({});
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
     expect(answer.usage?.completion_tokens).toBe(16);
+    // The hook saw the bundle itself, and nothing of the tracing SDK behind the flag.
+    expect(modules).toContain(pathToFileURL(join(root, "apps/proxy/dist/main.js")).href);
+    expect(modules.filter((url) => url.includes("/@opentelemetry/"))).toEqual([]);
+  });
 
-    expect(await stop(proxy)).toBe(0);
+  it("the proxy bundle with OTEL_EXPORTER_OTLP_ENDPOINT exports its spans, the last batch on SIGTERM", async () => {
+    buildApp("proxy");
+    const receiver = await startOtlpReceiver();
+    try {
+      const { modules } = await runProxyBundle({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+      expect(modules.some((url) => url.includes("/@opentelemetry/sdk-trace-base/"))).toBe(true);
+      const spans = receiver.spans.filter((s) => s.service === "osm-proxy");
+      expect(spans.map((s) => s.name).sort()).toEqual(["chat gpt-4o-mini", "chat gpt-4o-mini"]);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("the API's migrate bundle migrates an empty database once, and again is a no-op", async () => {
