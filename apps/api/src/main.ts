@@ -1,9 +1,13 @@
 import { bootstrapInstance } from "./bootstrap.ts";
-import { configFromEnv } from "./config.ts";
+import { parseApiEnv } from "./env.ts";
 import { startApi } from "./server.ts";
 
-const config = configFromEnv(process.env);
-const api = await startApi(config);
+const env = parseApiEnv(process.env);
+if (!env.ok) {
+  console.error(env.line);
+  process.exit(1);
+}
+const api = await startApi(env.config);
 const ready = await bootstrapInstance(api.services);
 if (!ready.ok) {
   console.error(ready.line);

@@ -1,7 +1,12 @@
-import { configFromEnv } from "./config.ts";
+import { parseProxyEnv } from "./env.ts";
 import { startProxy } from "./server.ts";
 
-const proxy = await startProxy(configFromEnv(process.env));
+const env = parseProxyEnv(process.env);
+if (!env.ok) {
+  console.error(env.line);
+  process.exit(1);
+}
+const proxy = await startProxy(env.config);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

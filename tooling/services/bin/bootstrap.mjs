@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const [command, ...args] = process.argv.slice(2);
 
+/** @param {string} line @returns {never} */
 function fail(line) {
   console.error(`osm: ${line}`);
   process.exit(1);
@@ -63,9 +64,11 @@ function ensureServers() {
   if (r.status !== 0) fail(`apt-get install ${missing.join(" ")} failed`);
 }
 
+/** @param {string} bin @param {string[]} argv */
 function run(bin, argv) {
   const child = spawn(join(root, "node_modules/.bin", bin), argv, { cwd: root, stdio: "inherit" });
-  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+  for (const sig of /** @type {const} */ (["SIGINT", "SIGTERM"]))
+    process.on(sig, () => child.kill(sig));
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 

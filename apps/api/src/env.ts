@@ -1,0 +1,42 @@
+import { commonConfig, commonEnv, type EnvResult, parseEnv, port } from "@osm/env/common";
+import { z } from "zod";
+import type { ApiConfig } from "./config.ts";
+
+/** Everything the API reads from the environment, validated once at start. */
+export const apiEnvSchema = z.object({
+  ...commonEnv,
+  OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+  OSM_ADMIN_EMAIL: z.email().optional(),
+  OSM_ADMIN_PASSWORD: z.string().min(10).optional(),
+  OSM_DASHBOARD_ORIGINS: z.string().optional(),
+  OSM_DATA_DIR: z.string().default(".data"),
+  OSM_DASHBOARD_DIR: z.string().optional(),
+  API_PORT: port.default(3000),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+});
+
+export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
+  return parseEnv("api", apiEnvSchema, env, (e) => {
+    if ((e.OSM_ADMIN_EMAIL === undefined) !== (e.OSM_ADMIN_PASSWORD === undefined))
+      return "OSM_ADMIN_EMAIL: OSM_ADMIN_EMAIL and OSM_ADMIN_PASSWORD go together";
+    const development = e.NODE_ENV !== "production";
+    return {
+      ...commonConfig(e),
+      masterKey: e.OSM_MASTER_KEY,
+      admin:
+        e.OSM_ADMIN_EMAIL && e.OSM_ADMIN_PASSWORD
+          ? { email: e.OSM_ADMIN_EMAIL, password: e.OSM_ADMIN_PASSWORD }
+          : undefined,
+      dashboardOrigins: [
+        ...(e.OSM_DASHBOARD_ORIGINS?.split(",")
+          .map((o) => o.trim())
+          .filter(Boolean) ?? []),
+        ...(development ? ["http://localhost:5173"] : []),
+      ],
+      dataDir: e.OSM_DATA_DIR,
+      dashboardDir: e.OSM_DASHBOARD_DIR,
+      port: e.API_PORT,
+      development,
+    };
+  });
+}

@@ -1,0 +1,45 @@
+import {
+  commonConfig,
+  commonEnv,
+  type EnvResult,
+  milliseconds,
+  parseEnv,
+  port,
+} from "@osm/env/common";
+import { z } from "zod";
+import type { ProxyConfig } from "./config.ts";
+
+/** Everything the proxy reads from the environment, validated once at start. */
+export const proxyEnvSchema = z.object({
+  ...commonEnv,
+  OSM_DATA_DIR: z.string().default(".data"),
+  OSM_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+  OSM_UPSTREAM_CONNECT_MS: milliseconds(10_000),
+  OSM_UPSTREAM_FIRST_BYTE_MS: milliseconds(300_000),
+  OSM_UPSTREAM_IDLE_MS: milliseconds(120_000),
+  OSM_REDIS_TIMEOUT_MS: milliseconds(250),
+  OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
+  OSM_HEADERS_TIMEOUT_MS: milliseconds(10_000),
+  OSM_REQUEST_TIMEOUT_MS: milliseconds(60_000),
+  PROXY_PORT: port.default(8787),
+});
+
+export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
+  return parseEnv("proxy", proxyEnvSchema, env, (e) => ({
+    ...commonConfig(e),
+    dataDir: e.OSM_DATA_DIR,
+    maxBodyBytes: e.OSM_MAX_BODY_BYTES,
+    upstreamConnectMs: e.OSM_UPSTREAM_CONNECT_MS,
+    upstreamFirstByteMs: e.OSM_UPSTREAM_FIRST_BYTE_MS,
+    upstreamIdleMs: e.OSM_UPSTREAM_IDLE_MS,
+    redisTimeoutMs: e.OSM_REDIS_TIMEOUT_MS,
+    minOutputTokens: e.OSM_MIN_OUTPUT_TOKENS,
+    headersTimeoutMs: e.OSM_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
+    port: e.PROXY_PORT,
+  }));
+}
