@@ -50,6 +50,12 @@ export function createProxyMetrics() {
       help: "Usage events waiting to be enqueued",
       registers: [registry],
     }),
+    redisRoundTrips: new Counter({
+      name: "osm_proxy_redis_round_trips_total",
+      help: "Redis round trips made for requests, by phase (usage: one group-committed append shared by many)",
+      labelNames: ["phase"] as const,
+      registers: [registry],
+    }),
     usageSpilled: new Gauge({
       name: "osm_proxy_usage_spilled",
       help: "Usage events written to the spill file because Redis could not take them",

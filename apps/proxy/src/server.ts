@@ -144,13 +144,16 @@ export async function startProxy(
       idleMs: config.upstreamIdleMs,
       lookup: overrides.lookup,
     }),
-    usage: new UsageEmitter(
+    usage: new UsageEmitter({
+      redis: queueConnection,
       queue,
-      new SpillFile(config.dataDir),
+      spill: new SpillFile(config.dataDir),
       log,
-      config.redisTimeoutMs,
-      () => queueConnection.status === "ready",
-    ),
+      prefix: config.redisPrefix,
+      enqueueTimeoutMs: config.redisTimeoutMs,
+      redisReady: () => queueConnection.status === "ready",
+      onRoundTrip: () => metrics.redisRoundTrips.inc({ phase: "usage" }),
+    }),
     inflight: new InflightRegistry(),
     admission: undefined as unknown as AdmissionControl,
     authFailures: new AuthFailureThrottle(),
@@ -219,21 +222,25 @@ export async function startProxy(
       completion ??= (async () => {
         if (extender) clearInterval(extender);
         if (!record) return;
+        const event = record.toEvent(process.hrtime.bigint());
+        let recorded = false;
         if (record.admission) {
           // Charged in full all the same; counted so an operator sees a bound that did not hold.
           if (record.admission.trackSpend && record.cost > record.admission.reserved) {
             metrics.overReservation.inc();
           }
-          await deps.admission.settle(
+          // The event rides along with the settlement: one round trip after the upstream.
+          recorded = await deps.admission.settle(
             record.admission,
             record.cost,
             record.inputTokens + record.outputTokens,
+            event ? deps.usage.inbox(event) : undefined,
           );
         }
-        const event = record.toEvent(process.hrtime.bigint());
         if (event) {
           logRequest(event);
-          await deps.usage.emit(event);
+          if (recorded) deps.usage.recorded();
+          else await deps.usage.emit(event);
         }
       })();
       return completion;
@@ -362,6 +369,7 @@ export async function startProxy(
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
   // Usage a previous process spilled (or left behind when it was killed) goes to the queue now.
   void deps.usage.replaySpilled();
+  await deps.usage.start();
   const port = (server.address() as AddressInfo).port;
   log.info({ port }, "proxy listening");
 

@@ -54,7 +54,7 @@ export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log">,
+    private readonly deps: Pick<GatewayDeps, "db" | "config" | "log" | "metrics">,
     private readonly counters: BudgetCounters,
   ) {}
 
@@ -73,6 +73,7 @@ export class AdmissionControl {
         input.prices,
       );
       let result: AdmitResult;
+      this.deps.metrics.redisRoundTrips.inc({ phase: "admit" });
       try {
         result = await this.counters.admit({
           keyId: key.id,
@@ -153,8 +154,18 @@ export class AdmissionControl {
     throw unavailable();
   }
 
-  /** Settles at the actual cost; a failure here is repaired by reconciliation, never retried twice. */
-  async settle(admission: Admission, cost: bigint, tokens: number): Promise<void> {
+  /**
+   * Settles at the actual cost, and appends the request's usage event to its inbox in the same
+   * script call when `record` is given: true once both are in Redis. A failure here is repaired
+   * by reconciliation, never retried twice; the caller then records the event another way.
+   */
+  async settle(
+    admission: Admission,
+    cost: bigint,
+    tokens: number,
+    record?: { inbox: string; event: string },
+  ): Promise<boolean> {
+    this.deps.metrics.redisRoundTrips.inc({ phase: "settle" });
     try {
       await this.counters.settle({
         keyId: admission.keyId,
@@ -163,17 +174,21 @@ export class AdmissionControl {
         cost,
         tokens: admission.rateLimited ? tokens : null,
         trackSpend: admission.trackSpend,
+        ...(record ? { record } : {}),
       });
+      return true;
     } catch (err) {
       this.deps.log.warn(
         { err, keyId: admission.keyId, requestId: admission.requestId },
         "settlement failed",
       );
+      return false;
     }
   }
 
   async extend(admission: Admission, now: number): Promise<void> {
     if (!admission.trackSpend) return;
+    this.deps.metrics.redisRoundTrips.inc({ phase: "extend" });
     await this.counters
       .extend(admission.keyId, admission.windowId, admission.requestId, now + reservationTtlMs)
       .catch(() => {});
@@ -194,6 +209,7 @@ export class AdmissionControl {
       const resetAt = key.spendResetAt && key.spendResetAt >= start ? key.spendResetAt : null;
       const totals = await settledSpend(this.deps.db, new Map([[key.id, { start, end, resetAt }]]));
       const settled = totals.get(key.id)?.window ?? 0n;
+      this.deps.metrics.redisRoundTrips.inc({ phase: "rebuild" });
       try {
         await this.counters.rebuild(key.id, windowId, settled, ttl);
       } catch {
