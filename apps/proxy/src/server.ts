@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
-import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./budget/admission.ts";
+import { AdmissionControl, BudgetCounters } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
 import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
 import { KeyCache } from "./cache/key-cache.ts";
@@ -115,6 +115,8 @@ export async function startProxy(
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
   const requestRedis = new Redis(config.redisUrl, {
+    // Admissions and settlements issued in the same tick share one socket write.
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     commandTimeout: config.redisTimeoutMs,
     maxRetriesPerRequest: 0,
@@ -214,13 +216,11 @@ export async function startProxy(
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
-    let extender: NodeJS.Timeout | null = null;
     let completion: Promise<void> | null = null;
     // Settlement and the usage event, once, before the response's last byte: a client that
     // sends its next request at once sees this one settled.
     const complete = () => {
       completion ??= (async () => {
-        if (extender) clearInterval(extender);
         if (!record) return;
         const event = record.toEvent(process.hrtime.bigint());
         let recorded = false;
@@ -255,11 +255,6 @@ export async function startProxy(
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
       const route = { deps, record, req, res, signal: controller.signal, complete };
-      // A live request keeps its reservation: the deadline moves forward while it runs.
-      extender = setInterval(() => {
-        if (record?.admission) void deps.admission.extend(record.admission, Date.now());
-      }, reservationTtlMs / 3);
-      extender.unref();
       if (path === "/v1/models") await listModels(deps, record, res);
       else {
         const body = await readBody(req, config.maxBodyBytes);

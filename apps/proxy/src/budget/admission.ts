@@ -52,11 +52,20 @@ function retrySeconds(ms: number) {
  */
 export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
+  /** Reservations of requests still running; settle() removes them. */
+  private readonly live = new Set<Admission>();
 
   constructor(
     private readonly deps: Pick<GatewayDeps, "db" | "config" | "log" | "metrics">,
     private readonly counters: BudgetCounters,
-  ) {}
+  ) {
+    // A live request keeps its reservation: one timer for all of them moves their deadlines
+    // forward, rather than a timer per request on the hot path.
+    setInterval(() => {
+      const now = Date.now();
+      for (const admission of this.live) void this.extend(admission, now);
+    }, reservationTtlMs / 3).unref();
+  }
 
   async admit(input: AdmissionInput): Promise<Admission | null> {
     const { key } = input;
@@ -94,8 +103,8 @@ export class AdmissionControl {
         throw unavailable();
       }
       switch (result.status) {
-        case "ok":
-          return {
+        case "ok": {
+          const admission: Admission = {
             keyId: key.id,
             windowId: window.id,
             requestId: input.requestId,
@@ -104,6 +113,9 @@ export class AdmissionControl {
             trackSpend: limit !== null,
             rateLimited,
           };
+          if (admission.trackSpend) this.live.add(admission);
+          return admission;
+        }
         case "missing":
           await this.rebuild(key, window.id, window.start, window.end, window.ttlSeconds);
           continue;
@@ -165,6 +177,7 @@ export class AdmissionControl {
     tokens: number,
     record?: { inbox: string; event: string },
   ): Promise<boolean> {
+    this.live.delete(admission);
     this.deps.metrics.redisRoundTrips.inc({ phase: "settle" });
     try {
       await this.counters.settle({

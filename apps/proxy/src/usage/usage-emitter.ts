@@ -16,8 +16,9 @@ const moveRetryMs = 1_000;
 const heartbeatEveryMs = 1_000;
 const heartbeatTtlMs = 3_000;
 const sweepEveryMs = 1_000;
-// Off the request path (the events are durable already), so only ingest lag pays for it.
-const defaultGroupWindowMs = 20;
+// Off the request path (the events are durable already), so only ingest lag pays for it; it
+// bounds the jobs per proxy to 20 a second at low rates, where no two requests overlap.
+const defaultGroupWindowMs = 50;
 
 type Waiting = { line: string; event: UsageEvent; done: () => void };
 
@@ -36,7 +37,7 @@ export type UsageEmitterOptions = {
   enqueueTimeoutMs: number;
   /** False while the queue's Redis connection is down: spill at once instead of waiting. */
   redisReady: () => boolean;
-  /** How long the inbox collects events before they are moved into one job (default 20 ms). */
+  /** How long the inbox collects events before they are moved into one job (default 50 ms). */
   groupWindowMs?: number;
   /** Counts each Redis round trip made on behalf of requests (the bench reads it). */
   onRoundTrip?: () => void;
