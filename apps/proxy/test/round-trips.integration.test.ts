@@ -1,4 +1,6 @@
+import { inboxKeys } from "@osm/jobs/usage-inbox";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request makes at most one Redis round trip before the upstream (the
@@ -90,4 +92,39 @@ it("takes no round trip before the upstream for a key without limits, one append
   ];
   expect(delta(before, await roundTrips())).toEqual({ usage: 20 });
   expect(await landed(ids)).toBe(ids.length);
+});
+
+it("moves a malformed inbox entry out of the way, landing the valid ones beside it", async () => {
+  const t = await stack.tenant();
+  const proxy = stack.proxies[0]!;
+  const { inbox } = inboxKeys(stack.services.redisPrefix, proxy.deps.usage.id);
+  const redis = new Redis(stack.services.redisUrl);
+  const requestId = `req_inbox_${t.key.id}`;
+  const valid = {
+    requestId,
+    projectId: t.projectId,
+    keyId: t.key.id,
+    model: "gpt-4o-mini",
+    provider: "fake-openai",
+    outcome: "allowed",
+    code: null,
+    status: 200,
+    stream: false,
+    inputTokens: 1,
+    outputTokens: 2,
+    costNanos: "3",
+    reservedNanos: "0",
+    latencyMs: 1,
+    admittedAt: new Date().toISOString(),
+  };
+  try {
+    await redis.rpush(inbox, '{"requestId": 42}', "not json", JSON.stringify(valid));
+    proxy.deps.usage.recorded();
+    expect(await landed([requestId])).toBe(1);
+    for (let i = 0; i < 100 && (await redis.llen(inbox)) > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await redis.llen(inbox)).toBe(0);
+  } finally {
+    await redis.quit();
+  }
 });

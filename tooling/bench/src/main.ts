@@ -160,8 +160,11 @@ async function measure(
   round: number,
 ): Promise<{ result: RunResult; measuredUs: Window }> {
   const persists = target === "osm";
-  const baseline = persists ? await ledgerCount(stack.sql) : 0;
-  const watcher = persists ? watchIngest(stack.sql, stack.workerMetricsUrl, 250) : null;
+  const baseline = persists ? await ledgerCount(stack.sql, stack.keyId) : 0;
+  // Twice a second: each scrape costs the worker and Redis a little, and that is measured too.
+  const watcher = persists
+    ? watchIngest(stack.sql, stack.keyId, stack.workerMetricsUrl, 500)
+    : null;
   const cpu = startCpuReading(stack);
   const loadStartedAt = performance.now();
   const measuredFromUs = Number(process.hrtime.bigint() / 1000n) + options.warmupS * 1e6;
@@ -179,6 +182,7 @@ async function measure(
       // The CPU reading runs on through the drain: the worker's catch-up is part of the cost.
       const drain = await waitForDrain({
         sql: stack.sql,
+        keyId: stack.keyId,
         metricsUrl: stack.workerMetricsUrl,
         baseline,
         expected: load.totalSent,

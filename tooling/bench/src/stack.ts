@@ -281,6 +281,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     workerMetricsUrl,
     proxyMetricsUrl: `${proxyUrl}/metrics`,
     secret: full.secret,
+    keyId: full.key.id,
     plainSecret: plain.secret,
     fake,
     proxy,

@@ -6,6 +6,7 @@ import { adoptInboxScript, inboxKeys, inboxRegistry, trimInboxScript } from "@os
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { ZodError } from "zod";
 import type { SpillFile } from "./spill-file.ts";
 
 const maxBatch = 500;
@@ -193,8 +194,7 @@ export class UsageEmitter {
           this.moveAgain = false;
           const lines = await this.redis.lrange(this.keys.inbox, 0, maxBatch - 1);
           if (lines.length === 0) break;
-          const events = this.parse(lines);
-          if (events.length > 0) await this.enqueue(events);
+          const events = await this.enqueueParsed(lines);
           await this.redis.osmTrimInbox(this.keys.inbox, lines.length, lines[0]!, lines.at(-1)!);
           this.moved += events.length;
           if (lines.length < maxBatch && !this.moveAgain) break;
@@ -211,22 +211,37 @@ export class UsageEmitter {
     return this.moving;
   }
 
-  /** A malformed entry is a gateway bug: it is logged and dropped, never retried forever. */
-  private parse(lines: string[]): UsageEvent[] {
-    const events: UsageEvent[] = [];
-    for (const line of lines) {
-      let value: unknown = null;
+  /**
+   * Enqueues the entries as one job (validated once, by enqueueUsageBatch). A malformed entry is
+   * a gateway bug: only then are they checked one by one, and the bad ones logged and dropped
+   * rather than retried forever.
+   */
+  private async enqueueParsed(lines: string[]): Promise<UsageEvent[]> {
+    const events = lines.map((line) => {
       try {
-        value = JSON.parse(line);
+        return JSON.parse(line) as UsageEvent;
       } catch {
-        // reported below
+        return null;
       }
-      const parsed = usageEventSchema.safeParse(value);
-      if (parsed.success) events.push(parsed.data);
+    });
+    const whole = events.filter((e): e is UsageEvent => e !== null);
+    if (whole.length === lines.length) {
+      try {
+        await this.enqueue(whole);
+        return whole;
+      } catch (err) {
+        if (!(err instanceof ZodError)) throw err;
+      }
+    }
+    const valid: UsageEvent[] = [];
+    lines.forEach((line, i) => {
+      const parsed = usageEventSchema.safeParse(events[i]);
+      if (parsed.success) valid.push(parsed.data);
       else
         this.o.log.error({ entry: line.slice(0, 200) }, "usage inbox entry refused by its schema");
-    }
-    return events;
+    });
+    if (valid.length > 0) await this.enqueue(valid);
+    return valid;
   }
 
   private async beat(): Promise<void> {
