@@ -14,6 +14,7 @@ export type Actor =
 
 export type ActorResult = { actor: Actor | null; invalidCredentials: boolean };
 
+/** The session cookie's base name; see sessionCookieName for the `__Host-` form. */
 export const sessionCookie = "osm_session";
 
 function readCookie(req: IncomingMessage, name: string): string | undefined {
@@ -39,6 +40,7 @@ export async function resolveActor(
   db: Db,
   masterKey: string | undefined,
   now: Date,
+  cookieName: string,
 ): Promise<ActorResult> {
   const authorization = req.headers.authorization;
   if (authorization) {
@@ -56,7 +58,7 @@ export async function resolveActor(
       invalidCredentials: false,
     };
   }
-  const cookie = readCookie(req, sessionCookie);
+  const cookie = readCookie(req, cookieName);
   if (cookie) {
     const session = await findSessionUser(db, hashSecret(cookie), now);
     if (session) {

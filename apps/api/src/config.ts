@@ -12,6 +12,12 @@ export type ApiConfig = {
   dataDir: string;
   dashboardDir?: string;
   port: number;
+  /** Where `/metrics`, `/healthz` and `/readyz` are served, apart from the public port. */
+  metricsPort: number;
+  /** Largest request body the API reads; larger ones are answered 413 before they are buffered. */
+  maxBodyBytes: number;
+  /** Where people reach the API and dashboard (invitation links); defaults to the API's own origin. */
+  publicUrl?: string;
   development: boolean;
   logLevel: string;
 };

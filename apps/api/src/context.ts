@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { type Actor, resolveActor } from "./actor.ts";
 import type { LoginThrottle } from "./auth/login-throttle.ts";
+import { sessionCookieName } from "./auth/session-cookie.ts";
 import type { ApiConfig } from "./config.ts";
 
 /** Long-lived dependencies, created once per process. */
@@ -30,6 +31,8 @@ export type Context = ApiServices & {
   res: ServerResponse;
   /** The client's address, as the socket sees it. */
   ip: string;
+  /** Sent back as x-request-id; internal errors are logged under it. */
+  requestId: string;
   actor: Actor | null;
   invalidCredentials: boolean;
 };
@@ -38,18 +41,21 @@ export async function createContext(
   services: ApiServices,
   req: IncomingMessage,
   res: ServerResponse,
+  requestId: string,
 ): Promise<Context> {
   const { actor, invalidCredentials } = await resolveActor(
     req,
     services.db,
     services.config.masterKey,
     services.now(),
+    sessionCookieName(services.config.publicUrl),
   );
   return {
     ...services,
     req,
     res,
     ip: req.socket.remoteAddress ?? "unknown",
+    requestId,
     actor,
     invalidCredentials,
   };

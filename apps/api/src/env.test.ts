@@ -19,6 +19,7 @@ describe("parseApiEnv", () => {
         allowPrivateUpstreams: false,
         logLevel: "info",
         port: 3000,
+        metricsPort: 9466,
         development: true,
         dashboardOrigins: ["http://localhost:5173"],
       },

@@ -11,7 +11,14 @@ export const apiEnvSchema = z.object({
   OSM_DASHBOARD_ORIGINS: z.string().optional(),
   OSM_DATA_DIR: z.string().default(".data"),
   OSM_DASHBOARD_DIR: z.string().optional(),
+  OSM_API_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  OSM_PUBLIC_URL: z.url().optional(),
   API_PORT: port.default(3000),
+  API_METRICS_PORT: port.default(9466),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
 });
 
@@ -36,7 +43,17 @@ export function parseApiEnv(env: NodeJS.ProcessEnv): EnvResult<ApiConfig> {
       dataDir: e.OSM_DATA_DIR,
       dashboardDir: e.OSM_DASHBOARD_DIR,
       port: e.API_PORT,
+      metricsPort: e.API_METRICS_PORT,
+      maxBodyBytes: e.OSM_API_MAX_BODY_BYTES,
+      publicUrl: e.OSM_PUBLIC_URL?.replace(/\/+$/, ""),
       development,
     };
   });
+}
+
+/** `migrate.js` needs only the database. */
+export function parseMigrateEnv(env: NodeJS.ProcessEnv): EnvResult<{ databaseUrl: string }> {
+  return parseEnv("migrate", z.object({ DATABASE_URL: z.url() }), env, (e) => ({
+    databaseUrl: e.DATABASE_URL,
+  }));
 }

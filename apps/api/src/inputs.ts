@@ -1,3 +1,4 @@
+import { usageTagSchema } from "@osm/jobs/usage-event";
 import { z } from "zod";
 
 /** Shared input pieces: every object is strict, so an unknown field is a BAD_REQUEST naming it. */
@@ -13,3 +14,9 @@ export const projectPageInput = z.strictObject({ projectId: projectIdSchema, ...
 
 export const labelSchema = z.string().trim().min(1, "must not be empty").max(200);
 export const futureDateSchema = z.date();
+
+/** End-user attribution filters on the request log and the usage figures. */
+export const attributionInput = {
+  endUser: z.string().min(1).max(256).optional(),
+  tag: usageTagSchema.optional(),
+};

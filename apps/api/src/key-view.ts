@@ -1,5 +1,5 @@
 import type { BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import type { Db } from "@osm/db/client";
 import { keySpendWindow, keyStatus, settledSpend } from "@osm/db/queries/keys";
 import type { ApiKeyRow } from "@osm/db/schema";

@@ -1,16 +1,21 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
+import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
+import { answerReadiness, type ReadinessChecks } from "@osm/observability/readiness";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createLoginThrottle } from "./auth/login-throttle.ts";
+import { answerDeclaredTooLarge, closeUnfinishedUploadAfter413 } from "./body-limit.ts";
 import type { ApiConfig } from "./config.ts";
 import { type ApiServices, createContext } from "./context.ts";
 import { crossSiteRefusal } from "./cross-site.ts";
+import { type ApiMetrics, createApiMetrics } from "./metrics.ts";
 import { appRouter } from "./router/root.ts";
 import { serveDashboard } from "./static-files.ts";
 
@@ -18,6 +23,9 @@ export type RunningApi = {
   server: Server;
   port: number;
   url: string;
+  /** Prometheus `/metrics`, `/healthz` and `/readyz`, off the public port. */
+  metricsPort: number;
+  metricsUrl: string;
   services: ApiServices;
   close(): Promise<void>;
 };
@@ -25,6 +33,9 @@ export type RunningApi = {
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
 }
+
+/** Most procedures one batched request may call: each runs its own queries. */
+export const maxBatchSize = 20;
 
 export function createServices(
   config: ApiConfig,
@@ -49,7 +60,16 @@ export function createServices(
   };
 }
 
-export function createApiHandler(services: ApiServices) {
+// Calls in progress when the API is stopped get this long to answer before they are cut.
+const shutdownGraceMs = 5_000;
+
+function readinessOf(services: ApiServices): ReadinessChecks {
+  const sql = services.db.$client as unknown as (q: TemplateStringsArray) => Promise<unknown>;
+  return { postgres: () => sql`select 1`, redis: () => services.redis.ping() };
+}
+
+export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {
+  const readiness = readinessOf(services);
   const allowedOrigins = new Set(services.config.dashboardOrigins);
   return async (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader("X-Content-Type-Options", "nosniff");
@@ -57,6 +77,7 @@ export function createApiHandler(services: ApiServices) {
     res.setHeader("Referrer-Policy", "no-referrer");
     const url = req.url ?? "/";
     if (url === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (url === "/readyz") return answerReadiness(res, readiness);
     if (url.startsWith("/trpc/") || url === "/trpc") {
       const refusal = crossSiteRefusal(req, allowedOrigins);
       if (refusal) {
@@ -68,18 +89,31 @@ export function createApiHandler(services: ApiServices) {
           },
         });
       }
+      const limit = services.config.maxBodyBytes;
+      if (Number(req.headers["content-length"] ?? 0) > limit) {
+        return answerDeclaredTooLarge(req, res, limit);
+      }
+      closeUnfinishedUploadAfter413(req, res);
+      const requestId = randomUUID();
+      res.setHeader("x-request-id", requestId);
       const path = new URL(url, "http://x").pathname.slice("/trpc/".length);
+      const started = process.hrtime.bigint();
+      const failures = new Map<string, string>();
       await nodeHTTPRequestHandler({
         req,
         res,
         path,
         router: appRouter,
-        createContext: ({ req, res }) => createContext(services, req, res),
+        maxBodySize: limit,
+        maxBatchSize,
+        createContext: ({ req, res }) => createContext(services, req, res, requestId),
         onError: ({ error, path }) => {
+          if (path !== undefined) failures.set(path, error.code);
           if (error.code === "INTERNAL_SERVER_ERROR")
-            services.log.error({ err: error.cause ?? error, path }, "procedure failed");
+            services.log.error({ err: error.cause ?? error, path, requestId }, "procedure failed");
         },
       });
+      metrics.observe(path, failures, Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }
     serveDashboard(services.config.dashboardDir, req, res);
@@ -91,7 +125,8 @@ export async function startApi(
   overrides: Partial<Pick<ApiServices, "now">> = {},
 ): Promise<RunningApi> {
   const services = createServices(config, overrides);
-  const handler = createApiHandler(services);
+  const metrics = createApiMetrics(Object.keys(appRouter._def.procedures));
+  const handler = createApiHandler(services, metrics);
   const server = createServer((req, res) => {
     handler(req, res).catch((err) => {
       services.log.error({ err }, "request failed");
@@ -101,15 +136,35 @@ export async function startApi(
   });
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
   const port = (server.address() as AddressInfo).port;
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveMetrics({
+      registry: metrics.registry,
+      port: config.metricsPort,
+      log: services.log,
+      readiness: readinessOf(services),
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  // Links the API hands out (invitations) default to its own address.
+  services.config = { ...config, publicUrl: config.publicUrl ?? `http://127.0.0.1:${port}` };
   return {
     server,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsPort: metricsServer.port,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}`,
     services,
     async close() {
+      // Calls in progress finish (up to the grace period); idle keep-alive sockets go at once.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
       await closed;
+      clearTimeout(deadline);
+      await metricsServer.close();
       services.redis.disconnect();
       await (services.db.$client as { end(o: { timeout: number }): Promise<void> }).end({
         timeout: 5,

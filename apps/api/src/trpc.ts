@@ -3,17 +3,26 @@ import { findProject } from "@osm/db/queries/projects";
 import type { Role } from "@osm/db/schema";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import { ZodError } from "zod";
+import { ZodError, ZodRealError } from "zod";
 import type { Context } from "./context.ts";
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
+  // Never stack traces to clients, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error, ctx }) {
     const zod = error.cause instanceof ZodError ? error.cause : null;
+    const internal = error.code === "INTERNAL_SERVER_ERROR";
+    const { stack: _stack, ...data } = shape.data as typeof shape.data & { stack?: string };
     return {
       ...shape,
+      // An internal error's message may quote SQL and its parameters: the client gets the
+      // request id instead, and the log has the details under it.
+      message: internal
+        ? `Internal error${ctx ? ` (request id ${ctx.requestId})` : ""}.`
+        : shape.message,
       data: {
-        ...shape.data,
+        ...data,
         // Which fields were wrong, so clients and forms can point at them. An unknown field is
         // reported at its own path (zod puts it at the enclosing object's).
         fields:
@@ -86,4 +95,14 @@ export async function requireRole(
 
 export function notFound(what: string): never {
   throw new TRPCError({ code: "NOT_FOUND", message: `${what} not found.` });
+}
+
+/** BAD_REQUEST naming one field, for a rule that spans fields (the zod schema sees one at a time). */
+export function fieldError(path: string, message: string): never {
+  throw new TRPCError({
+    code: "BAD_REQUEST",
+    message: `${path} ${message}.`,
+    // ZodRealError is the Error subclass that parsing throws: tRPC keeps it as the cause.
+    cause: new ZodRealError([{ code: "custom", path: [path], message, input: undefined }]),
+  });
 }

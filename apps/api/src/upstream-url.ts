@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { isPrivateAddress } from "@osm/policy/addresses";
+import { isPrivateAddress } from "@osm/net/addresses";
 
 export type UpstreamCheck = { ok: true; url: string } | { ok: false; reason: string };
 

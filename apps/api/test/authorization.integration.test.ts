@@ -246,6 +246,17 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "owner" },
     input: () => ({ projectId: P(), email: email(), role: "member" }),
   },
+  "members.invitations": {
+    access: { kind: "project", min: "owner" },
+    input: () => ({ projectId: P() }),
+  },
+  "members.revokeInvitation": {
+    access: { kind: "project", min: "owner" },
+    input: async () => ({
+      id: (await master.members.invite.mutate({ projectId: P(), email: email(), role: "viewer" }))
+        .id,
+    }),
+  },
   "members.setRole": {
     access: { kind: "project", min: "owner" },
     input: () => ({ projectId: P(), userId: fx.targetUserId, role: "member" }),
@@ -338,6 +349,10 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "member" },
     input: () => ({ id: fx.keyId, gracePeriodSeconds: 0 }),
   },
+  "keys.endGrace": {
+    access: { kind: "project", min: "member" },
+    input: () => ({ id: fx.keyId }),
+  },
   "keys.revoke": {
     access: { kind: "project", min: "member" },
     input: async () => ({ id: await freshKey() }),
@@ -345,6 +360,15 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
   "keys.resetSpend": {
     access: { kind: "project", min: "admin" },
     input: () => ({ id: fx.keyId }),
+  },
+
+  "policy.simulate": {
+    access: { kind: "project", min: "viewer" },
+    input: () => ({ keyId: fx.keyId, model: "gpt-4o-mini" }),
+  },
+  "policy.shadowReport": {
+    access: { kind: "project", min: "viewer" },
+    input: () => ({ keyId: fx.keyId }),
   },
 
   "usage.summary": {

@@ -70,6 +70,7 @@ const queries = new Set<Path>([
   "projects.list",
   "projects.get",
   "members.list",
+  "members.invitations",
   "providers.list",
   "models.list",
   "keys.list",
@@ -77,6 +78,8 @@ const queries = new Set<Path>([
   "usage.summary",
   "usage.timeseries",
   "logs.list",
+  "policy.simulate",
+  "policy.shadowReport",
   "tokens.list",
   "alerts.get",
   "alerts.deliveries",
@@ -260,10 +263,17 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
   },
   {
     path: "keys.rotate",
-    input: () => ({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r1" }),
+    input: () => ({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r1-0123456789abcdef" }),
     required: ["gracePeriodSeconds", "id"],
   },
+  { path: "keys.endGrace", input: () => ({ id: keyId }), required: ["id"] },
   { path: "keys.revoke", input: () => ({ id: keyId }), required: ["id"] },
+  {
+    path: "policy.simulate",
+    input: () => ({ keyId, model: "gpt-4o-mini", inputTokens: 1, outputTokens: 1, maxTokens: 1 }),
+    required: ["keyId", "model"],
+  },
+  { path: "policy.shadowReport", input: () => ({ keyId, hours: 24 }), required: ["keyId"] },
   { path: "keys.resetSpend", input: () => ({ id: keyId }), required: ["id"] },
   {
     path: "usage.summary",
@@ -287,6 +297,12 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
     required: ["label", "projectId", "role"],
   },
   { path: "tokens.revoke", input: () => ({ id: "token_x" }), required: ["id"] },
+  {
+    path: "members.invitations",
+    input: () => ({ projectId: P, limit: 5 }),
+    required: ["projectId"],
+  },
+  { path: "members.revokeInvitation", input: () => ({ id: "invite_x" }), required: ["id"] },
   { path: "alerts.get", input: () => ({ projectId: P }), required: ["projectId"] },
   {
     path: "alerts.set",
@@ -524,6 +540,11 @@ describe("bounds", () => {
     [
       "keys.rotate",
       () => ({ id: keyId, gracePeriodSeconds: 0, idempotencyKey: "" }),
+      "idempotencyKey",
+    ],
+    [
+      "keys.rotate",
+      () => ({ id: keyId, gracePeriodSeconds: 0, idempotencyKey: "guessable-15chr" }),
       "idempotencyKey",
     ],
     ["keys.setActive", () => ({ id: keyId, active: "false" }), "active"],

@@ -165,7 +165,12 @@ describe("keys", () => {
       ["setActive", () => master.keys.setActive.mutate({ id: keyId, active: true })],
       [
         "rotate",
-        () => master.keys.rotate.mutate({ id: keyId, gracePeriodSeconds: 60, idempotencyKey: "r" }),
+        () =>
+          master.keys.rotate.mutate({
+            id: keyId,
+            gracePeriodSeconds: 60,
+            idempotencyKey: "r-0123456789abcdef",
+          }),
       ],
       ["resetSpend", () => master.keys.resetSpend.mutate({ id: keyId })],
       ["revoke", () => master.keys.revoke.mutate({ id: keyId })],
@@ -181,12 +186,20 @@ describe("keys", () => {
   it("a replayed rotation changes nothing and announces nothing", async () => {
     const { key } = await master.keys.create.mutate({ projectId, label: "replayed" });
     const first = await messagesOf(() =>
-      master.keys.rotate.mutate({ id: key.id, gracePeriodSeconds: 0, idempotencyKey: "once" }),
+      master.keys.rotate.mutate({
+        id: key.id,
+        gracePeriodSeconds: 0,
+        idempotencyKey: "once-0123456789abc",
+      }),
     );
     expectVisible(first, "key", key.id);
     const replay = await messagesOf(
       () =>
-        master.keys.rotate.mutate({ id: key.id, gracePeriodSeconds: 0, idempotencyKey: "once" }),
+        master.keys.rotate.mutate({
+          id: key.id,
+          gracePeriodSeconds: 0,
+          idempotencyKey: "once-0123456789abc",
+        }),
       0,
     );
     expect(replay).toEqual([]);
@@ -262,7 +275,7 @@ describe("catalog", () => {
     const id = await internalId("providers", "watched-provider");
     const v1 = expectVisible(created, "provider", id);
     for (const change of [
-      { baseUrl: "http://127.0.0.1:10" },
+      { baseUrl: "http://127.0.0.1:9/v1" },
       { apiKey: "sk-ant-rotated" },
       { baseUrl: "http://127.0.0.1:11", apiKey: "sk-ant-again" },
     ]) {

@@ -293,13 +293,13 @@ describe("rotate", () => {
     const first = await master.keys.rotate.mutate({
       id: created.key.id,
       gracePeriodSeconds: 600,
-      idempotencyKey: "rotate-1",
+      idempotencyKey: "rotate-1-0123456789",
     });
     const afterFirst = await row(created.key.id);
     const retry = await master.keys.rotate.mutate({
       id: created.key.id,
       gracePeriodSeconds: 600,
-      idempotencyKey: "rotate-1",
+      idempotencyKey: "rotate-1-0123456789",
     });
     expect(retry.secret).toBe(first.secret);
     expect(retry.key.display).toBe(first.key.display);
@@ -312,9 +312,38 @@ describe("rotate", () => {
     const other = await master.keys.rotate.mutate({
       id: created.key.id,
       gracePeriodSeconds: 600,
-      idempotencyKey: "rotate-2",
+      idempotencyKey: "rotate-2-0123456789",
     });
     expect(other.secret).not.toBe(first.secret);
+    expect(await auditCount(created.key.id, "key.rotate")).toBe(2);
+  });
+
+  it("a replay goes only to the caller who rotated, is audited, and only while the secret is live", async () => {
+    const created = await master.keys.create.mutate({ projectId, label: "replay rules" });
+    const idempotencyKey = "replay-rules-0123456789";
+    const rotate = (client: ApiClient) =>
+      client.keys.rotate.mutate({ id: created.key.id, gracePeriodSeconds: 0, idempotencyKey });
+    const first = await rotate(master);
+    const { secret: tokenSecret } = await master.tokens.create.mutate({
+      projectId,
+      label: "another caller",
+      role: "member",
+    });
+    const other = apiClient(api.url, { bearer: tokenSecret });
+    const stolen = await callError(rotate(other));
+    expect(stolen).toMatchObject({ code: "CONFLICT" });
+    expect(stringify(stolen)).not.toContain(first.secret);
+    expect(await auditCount(created.key.id, "key.rotate_replay")).toBe(0);
+
+    expect((await rotate(master)).secret).toBe(first.secret);
+    expect(await auditCount(created.key.id, "key.rotate_replay")).toBe(1);
+
+    // After another rotation the saved secret is dead: it is never handed out again.
+    await master.keys.rotate.mutate({ id: created.key.id, gracePeriodSeconds: 0 });
+    const stale = await callError(rotate(master));
+    expect(stale).toMatchObject({ code: "CONFLICT" });
+    expect(stringify(stale)).not.toContain(first.secret);
+    expect(await auditCount(created.key.id, "key.rotate_replay")).toBe(1);
     expect(await auditCount(created.key.id, "key.rotate")).toBe(2);
   });
 
@@ -324,12 +353,12 @@ describe("rotate", () => {
     const ra = await master.keys.rotate.mutate({
       id: a.key.id,
       gracePeriodSeconds: 0,
-      idempotencyKey: "same",
+      idempotencyKey: "same-0123456789abc",
     });
     const rb = await master.keys.rotate.mutate({
       id: b.key.id,
       gracePeriodSeconds: 0,
-      idempotencyKey: "same",
+      idempotencyKey: "same-0123456789abc",
     });
     expect(rb.secret).not.toBe(ra.secret);
     expect((await row(b.key.id)).secret_hash).toBe(hashSecret(rb.secret));
@@ -371,7 +400,7 @@ describe("rotate", () => {
     const revoked = await master.keys.revoke.mutate({ id: created.key.id });
     expect(revoked.status).toBe("revoked");
     const before = await row(created.key.id);
-    for (const idempotencyKey of [undefined, "after-revoke"]) {
+    for (const idempotencyKey of [undefined, "after-revoke-0123456789"]) {
       const err = await callError(
         master.keys.rotate.mutate({ id: created.key.id, gracePeriodSeconds: 60, idempotencyKey }),
       );

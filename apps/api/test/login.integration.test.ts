@@ -407,6 +407,50 @@ describe("invitations", () => {
     expect(members.items).toEqual([]);
   });
 
+  it("password guesses through an invitation are throttled like sign-ins, on the same counters", async () => {
+    // Anyone may create a project and invite any email: the inviter then holds a link that
+    // checks the invited person's password.
+    const projectId = (await master.projects.create.mutate({ name: "Guessing" })).id;
+    const { inviteUrl } = await master.members.invite.mutate({
+      projectId,
+      email: ownerEmail,
+      role: "viewer",
+    });
+    const token = tokenOf(inviteUrl);
+    const guesser = "127.0.0.20";
+    const accept = (pw: string, from = guesser) =>
+      rawMutation(api.url, "auth.acceptInvite", { token, password: pw }, { localAddress: from });
+    for (let i = 1; i <= maxFailuresPerAccountAndAddress; i++) {
+      const res = await accept(`invite guess number ${i}`);
+      expect(res.status).toBe(401);
+    }
+    const throttled = await accept(password);
+    expect(throttled.status).toBe(429);
+    expect(rawError(throttled)?.code).toBe("TOO_MANY_REQUESTS");
+    expect(Number(throttled.headers["retry-after"])).toBeGreaterThan(0);
+    // The guesses count against sign-in from that address too, and the other way round.
+    expect((await loginFrom(guesser, ownerEmail, password)).status).toBe(429);
+    expect((await master.members.list.query({ projectId })).items).toEqual([]);
+    // The invitation stays open for its rightful recipient, elsewhere.
+    const right = await accept(password, "127.0.0.21");
+    expect(right.status).toBe(200);
+  });
+
+  it("a failed acceptance says the same whether or not the invited email has an account", async () => {
+    const projectId = (await master.projects.create.mutate({ name: "Probing" })).id;
+    const invite = async (email: string) =>
+      tokenOf((await master.members.invite.mutate({ projectId, email, role: "viewer" })).inviteUrl);
+    const known = await invite(ownerEmail);
+    const unknown = await invite("no-account-here@example.com");
+    const short = async (token: string) =>
+      callError(apiClient(api.url).auth.acceptInvite.mutate({ token, password: "short" }));
+    const [a, b] = [await short(known), await short(unknown)];
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({ code: "BAD_REQUEST" });
+    expect(a.fields?.map((f) => f.path)).toEqual(["password"]);
+    expect((await master.members.list.query({ projectId })).items).toEqual([]);
+  });
+
   it("accepting a lower role never leaves a project without an owner", async () => {
     const cookies = new Map<string, string>();
     const owner = apiClient(api.url, { cookies });

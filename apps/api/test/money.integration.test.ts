@@ -1,3 +1,4 @@
+import { ingestUsageEvents } from "@osm/db/queries/ingest";
 import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,6 +112,78 @@ describe("model prices", () => {
     expect(updated).toMatchObject({ inputUsdPer1M: "1.1", outputUsdPer1M: output });
   });
 
+  it("a cached-input price is optional, round-trips, clears with null and is refused when malformed", async () => {
+    const plain = await master.models.create.mutate({
+      projectId,
+      id: "m-uncached",
+      providerId: "prov",
+      upstreamModel: "gpt-4o-mini",
+      inputUsdPer1M: "1",
+      outputUsdPer1M: "2",
+      tier: "paid",
+    });
+    expect(plain.cachedInputUsdPer1M).toBeNull();
+    const cached = await master.models.create.mutate({
+      projectId,
+      id: "m-cached",
+      providerId: "prov",
+      upstreamModel: "gpt-4o-mini",
+      inputUsdPer1M: "1",
+      outputUsdPer1M: "2",
+      cachedInputUsdPer1M: "0.250",
+      tier: "paid",
+    });
+    expect(cached.cachedInputUsdPer1M).toBe("0.25");
+    const stored = async (slug: string) =>
+      (
+        await services.sql<{ cached: bigint | null }[]>`
+          select cached_input_per1_m as cached from models
+          where project_id = ${projectId} and slug = ${slug}`
+      )[0]!.cached;
+    expect(await stored("m-cached")).toBe(250_000_000n);
+    const raised = await master.models.update.mutate({
+      projectId,
+      id: "m-cached",
+      cachedInputUsdPer1M: "0.5",
+    });
+    expect(raised.cachedInputUsdPer1M).toBe("0.5");
+    const untouched = await master.models.update.mutate({
+      projectId,
+      id: "m-cached",
+      tier: "free",
+    });
+    expect(untouched.cachedInputUsdPer1M).toBe("0.5");
+    const cleared = await master.models.update.mutate({
+      projectId,
+      id: "m-cached",
+      cachedInputUsdPer1M: null,
+    });
+    expect(cleared.cachedInputUsdPer1M).toBeNull();
+    expect(await stored("m-cached")).toBeNull();
+
+    for (const value of ["-1", "abc", "10001"]) {
+      await expect(
+        master.models.update.mutate({ projectId, id: "m-uncached", cachedInputUsdPer1M: value }),
+      ).rejects.toMatchObject({ data: { code: "BAD_REQUEST" } });
+    }
+    expect(await stored("m-uncached")).toBeNull();
+  });
+
+  it("the default price list carries the vendors' cached-input prices", async () => {
+    const other = (await master.projects.create.mutate({ name: "Defaults" })).id;
+    await master.providers.create.mutate({
+      projectId: other,
+      id: "prov",
+      kind: "openai",
+      baseUrl: "http://127.0.0.1:9/v1",
+      apiKey: "sk-test",
+    });
+    await master.models.importDefaults.mutate({ projectId: other });
+    const models = (await master.models.list.query({ projectId: other, limit: 100 })).items;
+    expect(models.find((m) => m.id === "gpt-4o")?.cachedInputUsdPer1M).toBe("1.25");
+    expect(models.find((m) => m.id === "gpt-4-turbo")?.cachedInputUsdPer1M).toBeNull();
+  });
+
   it("policy price limits are stored in canonical form", async () => {
     const { key } = await master.keys.create.mutate({
       projectId,
@@ -140,16 +213,32 @@ describe("amounts beyond 2^53 nanos (about $9M)", () => {
   it("usage and logs report ledger costs exactly", async () => {
     const { key } = await master.keys.create.mutate({ projectId, label: "ledger" });
     const admittedAt = new Date(Date.now() - 60_000).toISOString();
-    for (const [requestId, cost] of [
-      ["req_big_1", 5_000_000_000_000_001n],
-      ["req_big_2", 5_000_000_000_000_000n],
-    ] as const) {
-      await services.sql`
-        insert into usage_ledger
-          (request_id, project_id, key_id, model, provider, outcome, status, cost, admitted_at)
-        values (${requestId}, ${projectId}, ${key.id}, 'gpt-4o', 'prov', 'allowed', 200, ${cost},
-                ${admittedAt})`;
-    }
+    // Through the worker's own ingest, so the ledger and the rollups the usage pages read agree.
+    await ingestUsageEvents(
+      services.db,
+      (
+        [
+          ["req_big_1", 5_000_000_000_000_001n],
+          ["req_big_2", 5_000_000_000_000_000n],
+        ] as const
+      ).map(([requestId, cost]) => ({
+        requestId,
+        projectId,
+        keyId: key.id,
+        model: "gpt-4o",
+        provider: "prov",
+        outcome: "allowed" as const,
+        code: null,
+        status: 200,
+        stream: false,
+        inputTokens: 0,
+        outputTokens: 0,
+        costNanos: cost.toString(),
+        reservedNanos: "0",
+        latencyMs: 1,
+        admittedAt,
+      })),
+    );
     const summary = await master.usage.summary.query({ projectId });
     expect(summary.overall.costUsd).toBe("10000000.000000001");
     expect(summary.byModel).toMatchObject([{ model: "gpt-4o", costUsd: "10000000.000000001" }]);

@@ -100,13 +100,13 @@ beforeAll(async () => {
     const rotated = await owner.keys.rotate.mutate({
       id: key.id,
       gracePeriodSeconds: 3600,
-      idempotencyKey: `rotate-${label}`,
+      idempotencyKey: `rotate-${label}-0123456789`,
     });
     remember(`key ${label} rotated`, rotated.secret);
     const retried = await owner.keys.rotate.mutate({
       id: key.id,
       gracePeriodSeconds: 3600,
-      idempotencyKey: `rotate-${label}`,
+      idempotencyKey: `rotate-${label}-0123456789`,
     });
     expect(retried.secret).toBe(rotated.secret);
     const again = await owner.keys.rotate.mutate({ id: key.id, gracePeriodSeconds: 0 });

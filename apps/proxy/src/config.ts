@@ -14,6 +14,10 @@ export type ProxyConfig = {
   minOutputTokens: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** CIDRs of the load balancers in front: only their X-Forwarded-For is believed. */
+  trustedProxies: string[];
   port: number;
+  metricsPort: number;
+  shutdownGraceMs: number;
   logLevel: string;
 };

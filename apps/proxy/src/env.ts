@@ -8,6 +8,7 @@ import {
 } from "@osm/env/common";
 import { z } from "zod";
 import type { ProxyConfig } from "./config.ts";
+import { parseTrustedProxies } from "./http/client-address.ts";
 
 /** Everything the proxy reads from the environment, validated once at start. */
 export const proxyEnvSchema = z.object({
@@ -25,7 +26,20 @@ export const proxyEnvSchema = z.object({
   OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
   OSM_HEADERS_TIMEOUT_MS: milliseconds(10_000),
   OSM_REQUEST_TIMEOUT_MS: milliseconds(60_000),
+  OSM_TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const parsed = parseTrustedProxies(text);
+      if (parsed.ok) return parsed.cidrs;
+      ctx.addIssue({ code: "custom", message: parsed.message });
+      return z.NEVER;
+    }),
   PROXY_PORT: port.default(8787),
+  // Prometheus metrics are on a port of their own, so the public gateway port never shows them.
+  PROXY_METRICS_PORT: port.default(9465),
+  // How long a stopping proxy lets in-flight requests and streams finish before cutting them.
+  OSM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
@@ -40,6 +54,9 @@ export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
     minOutputTokens: e.OSM_MIN_OUTPUT_TOKENS,
     headersTimeoutMs: e.OSM_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
+    trustedProxies: e.OSM_TRUSTED_PROXIES,
     port: e.PROXY_PORT,
+    metricsPort: e.PROXY_METRICS_PORT,
+    shutdownGraceMs: e.OSM_SHUTDOWN_GRACE_MS,
   }));
 }

@@ -8,11 +8,20 @@ if (!env.ok) {
 }
 const proxy = await startProxy(env.config);
 
+let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    // Repeats (a terminal, pnpm and tsx all relay Ctrl-C) must not cut the drain short: whoever
+    // will not wait sends SIGKILL, as the supervisor does after the grace period.
+    if (stopping) return;
+    stopping = true;
+    proxy.deps.log.info({ signal }, "proxy stopping: draining requests in flight");
     proxy.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        proxy.deps.log.error({ err }, "proxy close failed");
+        process.exit(1);
+      },
     );
   });
 }

@@ -1,3 +1,4 @@
+import { maxUsageTags, usageTagsSchema } from "@osm/jobs/usage-event";
 import { GatewayError } from "./errors.ts";
 
 /** The only request fields the gateway reads; everything else is forwarded untouched. */
@@ -10,7 +11,7 @@ export type ChatFields = {
   n: number;
 };
 
-const invalid = (message: string, param: string) =>
+export const invalid = (message: string, param: string) =>
   new GatewayError("invalid_request", message, { param });
 
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
@@ -26,7 +27,7 @@ export function parseJsonBody(body: Buffer): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function positiveInt(body: Record<string, unknown>, field: string): number | undefined {
+export function positiveInt(body: Record<string, unknown>, field: string): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
@@ -98,7 +99,9 @@ export function chatFields(body: Record<string, unknown>): ChatFields {
   };
 }
 
-export function embeddingFields(body: Record<string, unknown>) {
+export type EmbeddingFields = { model: string; input: string | string[] | number[] | number[][] };
+
+export function embeddingFields(body: Record<string, unknown>): EmbeddingFields {
   const model = modelField(body);
   const input = body.input;
   const ok =
@@ -110,4 +113,31 @@ export function embeddingFields(body: Record<string, unknown>) {
         input.every((x) => Array.isArray(x) && x.every((y) => typeof y === "number"))));
   if (!ok) throw invalid("input must be a string, an array of strings, or token arrays.", "input");
   return { model, input: input as string | string[] | number[] | number[][] };
+}
+
+/**
+ * Who the request is for, as the client names them (OpenAI's safety_identifier, or the older
+ * user field), for the log row. Recorded masked and cut to the ledger's 256 characters.
+ */
+export function endUserField(body: Record<string, unknown>): string | null {
+  const field = body.safety_identifier != null ? "safety_identifier" : "user";
+  const value = body[field];
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value !== "string") throw invalid(`${field} must be a string.`, field);
+  return recordedModel(value).slice(0, 256);
+}
+
+/** The optional `x-osm-tags` header: comma-separated short tags, duplicates dropped. */
+export function tagsHeader(header: string | string[] | undefined): string[] | null {
+  const text = Array.isArray(header) ? header.join(",") : header;
+  if (text === undefined || text.trim() === "") return null;
+  const tags = [...new Set(text.split(",").map((tag) => tag.trim()))];
+  const parsed = usageTagsSchema.safeParse(tags);
+  if (!parsed.success) {
+    throw new GatewayError(
+      "invalid_request",
+      `x-osm-tags must be at most ${maxUsageTags} comma-separated tags, each 1-64 letters, digits or . _ : / = - starting with a letter or digit.`,
+    );
+  }
+  return parsed.data;
 }

@@ -5,12 +5,14 @@ import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
+import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
+import { answerReadiness } from "@osm/observability/readiness";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { AdmissionControl, BudgetCounters } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
-import { AdmissionControl, BudgetCounters } from "./budget/admission.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
 import { subscribeInvalidations } from "./cache/invalidation-subscriber.ts";
 import { KeyCache } from "./cache/key-cache.ts";
@@ -18,13 +20,17 @@ import { SeenVersions } from "./cache/versions.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { errorBody, GatewayError, sendError } from "./errors.ts";
+import { clientAddressResolver } from "./http/client-address.ts";
 import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
-import { createProxyMetrics } from "./metrics.ts";
+import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { tagsHeader } from "./request-fields.ts";
+import { ResponseDirectory } from "./responses/directory.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { listModels } from "./routes/models.ts";
+import { createResponse, forwardResponseAction, type ResponseAction } from "./routes/responses.ts";
 import { RequestRecord } from "./usage/request-record.ts";
 import { SpillFile } from "./usage/spill-file.ts";
 import { UsageEmitter } from "./usage/usage-emitter.ts";
@@ -33,6 +39,9 @@ export type RunningProxy = {
   server: Server;
   port: number;
   url: string;
+  /** Prometheus `/metrics`, `/healthz` and `/readyz`, off the public port. */
+  metricsPort: number;
+  metricsUrl: string;
   deps: GatewayDeps;
   close(): Promise<void>;
 };
@@ -41,7 +50,27 @@ const routes = {
   "/v1/chat/completions": "POST",
   "/v1/embeddings": "POST",
   "/v1/models": "GET",
+  "/v1/responses": "POST",
 } as const;
+
+type GatewayPath = keyof typeof routes | { action: ResponseAction; id: string };
+
+// `/v1/responses/{id}` (GET retrieves, DELETE deletes) and `/v1/responses/{id}/cancel` (POST).
+function responsePath(path: string, method: string | undefined) {
+  const match = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path);
+  if (!match) return null;
+  const allow = match[2] ? "POST" : "GET, DELETE";
+  const action: ResponseAction | null = match[2]
+    ? method === "POST"
+      ? "cancel"
+      : null
+    : method === "GET"
+      ? "retrieve"
+      : method === "DELETE"
+        ? "delete"
+        : null;
+  return { id: match[1]!, allow, action };
+}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -132,6 +161,17 @@ export async function startProxy(
     else requestRedis.once("ready", () => resolve());
   });
   const now = overrides.now ?? (() => new Date());
+  const spill = new SpillFile(config.dataDir);
+  const admission = new AdmissionControl(
+    {
+      db,
+      log,
+      minOutputTokens: config.minOutputTokens,
+      admissions: metrics.admissions,
+      roundTrips: metrics.redisRoundTrips,
+    },
+    new BudgetCounters(requestRedis, config.redisPrefix),
+  );
   const deps: GatewayDeps = {
     config,
     db,
@@ -149,7 +189,7 @@ export async function startProxy(
     usage: new UsageEmitter({
       redis: queueConnection,
       queue,
-      spill: new SpillFile(config.dataDir),
+      spill,
       log,
       prefix: config.redisPrefix,
       enqueueTimeoutMs: config.redisTimeoutMs,
@@ -157,13 +197,28 @@ export async function startProxy(
       onRoundTrip: () => metrics.redisRoundTrips.inc({ phase: "usage" }),
     }),
     inflight: new InflightRegistry(),
-    admission: undefined as unknown as AdmissionControl,
+    responses: new ResponseDirectory(requestRedis, config.redisPrefix, log),
+    admission,
     authFailures: new AuthFailureThrottle(),
+    clientAddress: clientAddressResolver(config.trustedProxies),
     metrics,
     now,
   };
 
-  deps.admission = new AdmissionControl(deps, new BudgetCounters(requestRedis, config.redisPrefix));
+  observeParts(metrics, {
+    caches: { key: deps.keys, catalog: deps.catalogs },
+    usage: deps.usage,
+    spillDepth: () => spill.depth(),
+  });
+  // Set once close() begins: /readyz turns 503 so a load balancer stops sending new requests.
+  let draining = false;
+  const readiness = {
+    postgres: () => sql`select 1`,
+    redis: () => requestRedis.ping(),
+    accepting: async () => {
+      if (draining) throw new Error("draining");
+    },
+  };
 
   await subscribeInvalidations({
     subscriber,
@@ -206,17 +261,14 @@ export async function startProxy(
       "request",
     );
 
-  const handleGateway = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: keyof typeof routes,
-  ) => {
+  const handleGateway = async (req: IncomingMessage, res: ServerResponse, path: GatewayPath) => {
     const started = process.hrtime.bigint();
     const requestId = newId("request");
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
     let completion: Promise<void> | null = null;
+    let refusedCode = "";
     // Settlement and the usage event, once, before the response's last byte: a client that
     // sends its next request at once sees this one settled.
     const complete = () => {
@@ -252,13 +304,16 @@ export async function startProxy(
     try {
       const key = await authenticate(deps, req);
       record = new RequestRecord(requestId, key, now(), started);
+      record.tags = tagsHeader(req.headers["x-osm-tags"]);
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
       const route = { deps, record, req, res, signal: controller.signal, complete };
       if (path === "/v1/models") await listModels(deps, record, res);
+      else if (typeof path === "object") await forwardResponseAction(route, path.action, path.id);
       else {
         const body = await readBody(req, config.maxBodyBytes);
         if (path === "/v1/chat/completions") await chatCompletions(route, body);
+        else if (path === "/v1/responses") await createResponse(route, body);
         else await embeddings(route, body);
       }
     } catch (err) {
@@ -270,11 +325,8 @@ export async function startProxy(
       const gatewayError =
         failure ?? new GatewayError("upstream_error", "The gateway failed to serve this request.");
       record?.fail(gatewayError);
+      refusedCode = gatewayError.code;
       await complete();
-      metrics.requests.inc({
-        outcome: record ? "error" : "unauthenticated",
-        code: gatewayError.code,
-      });
       if (gatewayError.code === "request_too_large") {
         answerTooLarge(req, res, gatewayError, requestId);
       } else if (!res.headersSent) {
@@ -285,13 +337,24 @@ export async function startProxy(
     } finally {
       untrack();
       await complete();
+      const ended = process.hrtime.bigint();
+      const route = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
+      metrics.requests.inc({
+        route,
+        status: String(res.statusCode),
+        outcome: !record ? "unauthenticated" : record.code === null ? "allowed" : "error",
+        code: record?.code ?? refusedCode,
+      });
       if (record) {
         metrics.inflight.dec();
-        if (record.code === null) metrics.requests.inc({ outcome: "allowed", code: "" });
-        metrics.latency.observe(
-          { stream: String(record.stream) },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
+        const stream = String(record.stream);
+        metrics.latency.observe({ route, stream }, Number(ended - started) / 1e9);
+        if (record.upstreamSentAt !== null) {
+          metrics.upstreamLatency.observe(
+            { route, stream },
+            Number(ended - record.upstreamSentAt) / 1e9,
+          );
+        }
       }
     }
   };
@@ -305,28 +368,34 @@ export async function startProxy(
     keepAliveTimeout: 65_000,
   });
 
+  // Requests being served, so close() waits for their usage to be emitted, not only their sockets.
+  const handlers = new Set<Promise<void>>();
+  const track = (handling: Promise<void>) => {
+    handlers.add(handling);
+    void handling.finally(() => {
+      handlers.delete(handling);
+      if (draining) server.closeIdleConnections();
+    });
+  };
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return json(res, 200, { status: "ok" });
-    if (path === "/readyz") {
-      void Promise.all([
-        sql`select 1`.then(
-          () => "up",
-          () => "down",
-        ),
-        queueConnection.ping().then(
-          () => "up",
-          () => "down",
-        ),
-      ]).then(([postgres, redis]) => json(res, 200, { status: "ok", postgres, redis }));
-      return;
-    }
-    if (path === "/metrics") {
-      metrics.usagePending.set(deps.usage.pending);
-      metrics.usageSpilled.set(deps.usage.spilled);
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
-      });
+    if (path === "/readyz") return void answerReadiness(res, readiness);
+    // A keep-alive client of a draining proxy is told to reconnect (to another instance).
+    if (draining) res.setHeader("Connection", "close");
+    const stored = responsePath(path, req.method);
+    if (stored) {
+      if (!stored.action) {
+        return sendError(
+          res,
+          new GatewayError(
+            "method_not_allowed",
+            `${path.slice(0, 200)} accepts ${stored.allow} only.`,
+          ),
+          { Allow: stored.allow, "x-request-id": newId("request") },
+        );
+      }
+      track(handleGateway(req, res, { action: stored.action, id: stored.id }));
       return;
     }
     const method = routes[path as keyof typeof routes];
@@ -343,7 +412,7 @@ export async function startProxy(
         { Allow: method, "x-request-id": newId("request") },
       );
     }
-    void handleGateway(req, res, path as keyof typeof routes);
+    track(handleGateway(req, res, path as keyof typeof routes));
   });
 
   // Malformed requests, oversized headers and slow clients still get the contract's JSON.
@@ -362,31 +431,60 @@ export async function startProxy(
   });
 
   await new Promise<void>((resolve) => server.listen(config.port, "0.0.0.0", resolve));
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveMetrics({
+      registry: metrics.registry,
+      port: config.metricsPort,
+      log,
+      readiness,
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   // Usage a previous process spilled (or left behind when it was killed) goes to the queue now.
   void deps.usage.replaySpilled();
   await deps.usage.start();
   const port = (server.address() as AddressInfo).port;
-  log.info({ port }, "proxy listening");
+  log.info({ port, metricsPort: metricsServer.port }, "proxy listening");
 
+  let closing: Promise<void> | undefined;
   return {
     server,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsPort: metricsServer.port,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}`,
     deps,
-    async close() {
-      // Stop accepting, let in-flight requests finish, then flush usage before disconnecting.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
-      await closed;
-      clearTimeout(deadline);
-      await deps.usage.close();
-      await queue.close();
-      queueConnection.disconnect();
-      subscriber.disconnect();
-      requestRedis.disconnect();
-      await deps.agent.close();
-      await sql.end({ timeout: 5 });
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+
+  /**
+   * Stop accepting, let in-flight requests and streams finish for up to the grace period (then
+   * cut them: their usage so far is still recorded), flush usage, then disconnect.
+   */
+  async function shutdown(): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = setTimeout(() => {
+      log.warn({ inflight: handlers.size }, "shutdown grace over: cutting requests in flight");
+      server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    await closed;
+    clearTimeout(deadline);
+    await Promise.allSettled([...handlers]);
+    await deps.usage.close();
+    await queue.close();
+    queueConnection.disconnect();
+    subscriber.disconnect();
+    requestRedis.disconnect();
+    await deps.agent.close();
+    await metricsServer.close();
+    await sql.end({ timeout: 5 });
+  }
 }

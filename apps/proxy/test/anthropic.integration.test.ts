@@ -1,7 +1,7 @@
 import { defaultPriceList } from "@osm/db/price-list";
 import { type Behaviour, promptTokens, splitWords } from "@osm/fake-provider";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
-import OpenAI, { APIError } from "openai";
+import { type GatewayStack, rawBodyCapture, startGatewayStack } from "@osm/testing/gateway";
+import { APIError } from "openai";
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
@@ -19,10 +19,10 @@ const SONNET = "claude-sonnet-4-20250514"; // maxOutputTokens 64000
 const UPSTREAM_KEY = "sk-ant-upstream-secret-456";
 
 let stack: GatewayStack;
+/** The raw body of the last response the SDK read, resolved when complete. */
+const raw = rawBodyCapture();
 let secret: string;
 let keyId: string;
-/** The raw body of the last response the SDK read (teed off its fetch), resolved when complete. */
-let lastRaw: Promise<string> = Promise.resolve("");
 
 beforeAll(async () => {
   stack = await startGatewayStack();
@@ -34,27 +34,8 @@ afterAll(() => stack.close());
 afterEach(() => stack.fake.reset());
 
 /** The official SDK, as stack.openai builds it, with the raw response body kept for the test. */
-function sdk(key = secret): OpenAI {
-  return new OpenAI({
-    baseURL: `${stack.proxies[0]!.url}/v1`,
-    apiKey: key,
-    maxRetries: 0,
-    timeout: 20_000,
-    fetch: async (input, init) => {
-      const res = await fetch(input, init);
-      if (!res.body) {
-        lastRaw = Promise.resolve("");
-        return res;
-      }
-      const [forSdk, forTest] = res.body.tee();
-      lastRaw = new Response(forTest).text();
-      return new Response(forSdk, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
-    },
-  });
+function sdk(key = secret) {
+  return stack.openai(key, stack.proxies[0], { fetch: raw.fetch });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,7 +93,7 @@ function sseData(raw: string): string[] {
 }
 
 async function expectCleanEnd() {
-  const data = sseData(await lastRaw);
+  const data = sseData(await raw.last());
   expect(data.at(-1)).toBe("[DONE]");
   expect(data.filter((d) => d === "[DONE]")).toHaveLength(1);
   expect(data.filter((d) => d.startsWith('{"error"'))).toEqual([]);
@@ -672,12 +653,35 @@ describe("provider errors in Anthropic format", () => {
       if (code === "upstream_invalid_request") {
         expect(err.message).toContain("messages.0.content: bad block");
       }
-      const body = await lastRaw;
+      const body = await raw.last();
       expect(body).not.toContain("sk-ant-upstream");
       expect(body).not.toContain(secret);
       const row = await ledgerRow(requestId!);
       expect(row).toMatchObject({ outcome: "error", code, status, provider: "fake-anthropic" });
     });
+  });
+
+  it("scrubs a mid-stream error event's message like a JSON error's", async () => {
+    stack.fake.scriptNext({
+      outputTokens: 20,
+      streamError: `Overloaded (credentials ${UPSTREAM_KEY}, retry with sk-ant-api03-abcdefgh)`,
+    });
+    const { response } = await sdk()
+      .chat.completions.create({
+        model: HAIKU,
+        messages: [{ role: "user", content: "x" }],
+        stream: true,
+      })
+      .withResponse();
+    const body = await raw.last();
+    const last = sseData(body).at(-1)!;
+    const { error } = JSON.parse(last) as { error: { code: string; message: string } };
+    expect(error.code).toBe("upstream_error");
+    expect(error.message).toContain("Overloaded (credentials [redacted], retry with [redacted])");
+    expect(body).not.toContain("sk-ant-");
+    expect(body).not.toContain("[DONE]");
+    const row = await ledgerRow(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "error", code: "upstream_error" });
   });
 });
 

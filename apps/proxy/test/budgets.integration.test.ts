@@ -1,4 +1,4 @@
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -174,7 +174,7 @@ describe("budgets", () => {
 it("charges a provider's usage above the reservation in full and counts it", async () => {
   const t = await budgetTenant(costNanos * 100n);
   const metric = async () => {
-    const text = await (await fetch(`${stack.proxies[0]!.url}/metrics`)).text();
+    const text = await (await fetch(`${stack.proxies[0]!.metricsUrl}/metrics`)).text();
     return Number(/^osm_proxy_usage_over_reservation_total (\d+)/m.exec(text)?.[1] ?? 0);
   };
   const before = await metric();

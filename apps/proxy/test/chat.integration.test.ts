@@ -1,3 +1,4 @@
+import type { RunningProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +101,26 @@ describe("chat completions through the official SDK", () => {
       key_id: keyId,
       model: "gpt-4o",
     });
+  });
+
+  it("charges the prompt bound when a streamed usage chunk has no prompt_tokens", async () => {
+    const messages = [{ role: "user" as const, content: "How many tokens is this prompt?" }];
+    stack.fake.scriptNext({ omitUsage: true });
+    const json = await stack
+      .openai(secret)
+      .chat.completions.create({ model: "gpt-4o-mini", messages })
+      .withResponse();
+    const bound = (await ledgerRow(json.response.headers.get("x-request-id")!)).input_tokens;
+    expect(bound).toBeGreaterThan(0);
+
+    stack.fake.scriptNext({ omitPromptTokens: true });
+    const { data: stream, response } = await stack
+      .openai(secret)
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
+    for await (const _ of stream);
+    const row = await ledgerRow(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "allowed", input_tokens: bound, output_tokens: 16 });
   });
 
   it("forwards tools and returns tool calls", async () => {
@@ -256,36 +277,72 @@ describe("errors", () => {
 });
 
 describe("failed authentications", () => {
-  it("are throttled per client address with 429 and Retry-After, without ledger rows", async () => {
-    const proxy = await stack.addProxy();
-    const post = (authorization: string) =>
-      fetch(`${proxy.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization, "content-type": "application/json" },
-        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }),
-      });
-    const failedIds: string[] = [];
+  const post = (url: string, authorization: string, forwardedFor?: string) =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        authorization,
+        "content-type": "application/json",
+        ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}),
+      },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }),
+    });
+  const guesses = async (url: string, count: number, forwardedFor?: string) => {
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const res = await post(`Bearer osm_guess${i}`);
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await post(url, `Bearer osm_guess${i}`, forwardedFor);
       statuses.push(res.status);
-      failedIds.push(res.headers.get("x-request-id") ?? "");
+      ids.push(res.headers.get("x-request-id") ?? "");
     }
-    expect(statuses.every((s) => s === 401)).toBe(true);
-    const limited = await post(`Bearer ${secret}`);
+    return { statuses, ids };
+  };
+  const served = async (proxy: RunningProxy) => {
+    const { data, response } = await stack
+      .openai(secret, proxy)
+      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBeTruthy();
+    return response.headers.get("x-request-id")!;
+  };
+
+  it("are throttled per client address with 429, while a valid key from there is still served", async () => {
+    const proxy = await stack.addProxy();
+    const failed = await guesses(proxy.url, 35);
+    expect(failed.statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    expect(failed.statuses.slice(30).every((s) => s === 429)).toBe(true);
+    // The valid key is not in this proxy's cache yet: it is read from PostgreSQL all the same.
+    const servedId = await served(proxy);
+    const limited = await post(proxy.url, "Bearer osm_guess-again");
     expect(limited.status).toBe(429);
     expect(((await limited.json()) as ErrorBody).error.code).toBe("rate_limit_exceeded");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    failedIds.push(limited.headers.get("x-request-id") ?? "");
-    // Another proxy (its own address book) still serves the valid key; once that request's
-    // row is in, no failed attempt has one.
-    const { response } = await stack
-      .openai(secret)
-      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] })
-      .withResponse();
-    await ledgerRow(response.headers.get("x-request-id")!);
+    failed.ids.push(limited.headers.get("x-request-id") ?? "");
+    await served(proxy);
+    // Once the served request's row is in, no failed attempt has one.
+    await ledgerRow(servedId);
     const rows = await stack.services.sql`
-      select count(*)::int as n from usage_ledger where request_id in ${stack.services.sql(failedIds)}`;
+      select count(*)::int as n from usage_ledger where request_id in ${stack.services.sql(failed.ids)}`;
     expect(rows[0]!.n).toBe(0);
+  });
+
+  it("believe X-Forwarded-For only from a trusted proxy, and count IPv6 by /64", async () => {
+    const proxy = await stack.addProxy({ trustedProxies: ["127.0.0.0/8", "::1/128"] });
+    await guesses(proxy.url, 30, "198.51.100.1");
+    expect((await post(proxy.url, "Bearer osm_x", "198.51.100.1")).status).toBe(429);
+    // The balancer's own address is not the client's: another client behind it is unaffected.
+    expect((await post(proxy.url, "Bearer osm_x", "198.51.100.2")).status).toBe(401);
+    // A client prepending a forged hop is still counted by the hop our balancer saw.
+    expect((await post(proxy.url, "Bearer osm_x", "203.0.113.5, 198.51.100.1")).status).toBe(429);
+
+    await guesses(proxy.url, 30, "2001:db8:7:7::1");
+    expect((await post(proxy.url, "Bearer osm_x", "2001:db8:7:7:ffff::2")).status).toBe(429);
+    expect((await post(proxy.url, "Bearer osm_x", "2001:db8:7:8::1")).status).toBe(401);
+
+    const untrusting = await stack.addProxy();
+    await guesses(untrusting.url, 30, "198.51.100.1");
+    // From an untrusted peer the header is the client's own claim: the peer is what counts.
+    expect((await post(untrusting.url, "Bearer osm_x", "198.51.100.2")).status).toBe(429);
+    await served(untrusting);
   });
 });

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testSecret } from "@osm/testing/api";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request completes only after its usage event is durable (in the
@@ -26,16 +26,13 @@ async function spawnProxy(
   redisUrl = stack.services.redisUrl,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn("node_modules/.bin/tsx", ["apps/proxy/src/main.ts"], {
+  // One process, node with tsx's loader: a SIGKILL of the tsx wrapper would orphan the proxy
+  // (tsx runs the script in a node child) and leave it serving.
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
-      DATABASE_URL: stack.services.databaseUrl,
+      ...proxyProcessEnv(stack.services, { port, metricsPort: 0, dataDir }),
       REDIS_URL: redisUrl,
-      OSM_REDIS_PREFIX: stack.services.redisPrefix,
-      OSM_SECRET: testSecret,
-      OSM_DATA_DIR: dataDir,
-      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-      PROXY_PORT: String(port),
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],
@@ -128,16 +125,14 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
 
   // Redis comes back empty; a new proxy replays the spill into the queue, a worker lands it.
   redis = await startRedis({ port: redisPort });
-  const worker = await startWorker({
-    databaseUrl: stack.services.databaseUrl,
-    redisUrl: redis.url,
-    redisPrefix: stack.services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 1,
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-    logLevel: "silent",
-  });
+  const worker = await startWorker(
+    testWorkerConfig(stack.services, {
+      redisUrl: redis.url,
+      concurrency: 1,
+      stalledIntervalMs: 1000,
+      lockDurationMs: 2000,
+    }),
+  );
   const second = await spawnProxy(redis.url);
   try {
     let found = 0;

@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import { generateSecret } from "@osm/keys/secrets";
 import type { RunningProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { waitFor } from "@osm/testing/wait";
 import { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -191,19 +192,16 @@ async function expectLedger(reply: Reply, code: Code) {
 }
 
 /** Repeats `attempt` until it returns a reply with `code` (propagation, clocks), or fails. */
-async function eventually(attempt: () => Promise<Reply>, code: string, deadlineMs = 8_000) {
-  const deadline = performance.now() + deadlineMs;
-  let last: Reply;
-  do {
-    last = await attempt();
-    if (
-      last.status >= 400 &&
-      (JSON.parse(last.body) as { error?: { code?: string } }).error?.code === code
-    )
-      return last;
-    await new Promise((r) => setTimeout(r, 25));
-  } while (performance.now() < deadline);
-  throw new Error(`still ${last.status} ${last.body} after ${deadlineMs} ms, want ${code}`);
+function eventually(attempt: () => Promise<Reply>, code: string, deadlineMs = 8_000) {
+  return waitFor(
+    `a ${code} reply`,
+    async () => {
+      const last = await attempt();
+      const body = JSON.parse(last.body) as { error?: { code?: string } };
+      return last.status >= 400 && body.error?.code === code ? last : undefined;
+    },
+    deadlineMs,
+  );
 }
 
 async function newKey(

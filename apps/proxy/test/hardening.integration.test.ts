@@ -537,7 +537,7 @@ describe("logs at the production level", () => {
     const port = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), "osm-proxy-logs-"));
     let output = "";
-    const proc = spawn(join(root, "node_modules/.bin/tsx"), ["apps/proxy/src/main.ts"], {
+    const proc = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
       cwd: root,
       env: {
         ...process.env,
@@ -547,6 +547,7 @@ describe("logs at the production level", () => {
         OSM_SECRET: testSecret,
         OSM_DATA_DIR: dataDir,
         PROXY_PORT: String(port),
+        PROXY_METRICS_PORT: "0",
         LOG_LEVEL: "info",
         OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
         NODE_ENV: "production",

@@ -19,7 +19,7 @@ async function seenVersion(url: string): Promise<number> {
 async function propagated(version: number): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const seen = await Promise.all(stack.proxies.map((p) => seenVersion(p.url)));
+    const seen = await Promise.all(stack.proxies.map((p) => seenVersion(p.metricsUrl)));
     if (seen.every((v) => v >= version)) return performance.now() - started;
     if (performance.now() - started > 5_000)
       throw new Error(`proxies saw ${seen.join(", ")}, want ${version}`);

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
 import { freePort, type RunningRedis, startRedis, startWorker } from "@osm/testing/services";
+import { waitFor } from "@osm/testing/wait";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
@@ -33,16 +35,12 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "osm-redis-outage-"));
   const services = { ...stack.services, redisUrl: redis.url };
   // This proxy's usage events go to its own Redis: a worker there writes them to PostgreSQL.
-  worker = await startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 1_000,
-    lockDurationMs: 2_000,
-    logLevel: "silent",
-  });
+  worker = await startWorker(
+    testWorkerConfig(services, {
+      stalledIntervalMs: 1_000,
+      lockDurationMs: 2_000,
+    }),
+  );
   proxy = await startProxy(testProxyConfig(services, { redisTimeoutMs, dataDir }));
 });
 
@@ -89,16 +87,6 @@ async function call(secret: string): Promise<Outcome> {
   };
 }
 
-async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>) {
-  const started = performance.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return { value, ms: performance.now() - started };
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function settledInPostgres(keyId: string): Promise<bigint> {
   const [row] = await stack.services.sql<{ cost: string }[]>`
     select coalesce(sum(cost), 0)::text as cost from key_spend_daily where key_id = ${keyId}`;
@@ -133,12 +121,10 @@ it("refuses Redis-bound keys with a fast 503, serves plain keys, and recovers wi
   }
   expect(await call(rated.secret)).toMatchObject({ status: 200 });
   expect(await call(plain.secret)).toMatchObject({ status: 200 });
-  const settledBefore = (
-    await poll("ledger before the outage", 10_000, async () => {
-      const cost = await settledInPostgres(budgeted.key.id);
-      return cost === costNanos * 3n ? cost : null;
-    })
-  ).value;
+  const settledBefore = await waitFor("ledger before the outage", async () => {
+    const cost = await settledInPostgres(budgeted.key.id);
+    return cost === costNanos * 3n ? cost : undefined;
+  });
   expect(await ownCounter(budgeted.key.id)).toEqual({ spent: costNanos * 3n, reserved: 0n });
 
   // Redis goes away.
@@ -167,14 +153,16 @@ it("refuses Redis-bound keys with a fast 503, serves plain keys, and recovers wi
 
   // A new, empty Redis on the same address; the proxy is not restarted.
   redis = await startRedis({ port });
-  const recovery = await poll("budgeted key served again", 10_000, async () => {
+  const restarted = performance.now();
+  await waitFor("budgeted key served again", async () => {
     const o = await call(budgeted.secret);
     if (o.status === 200) return o;
     expect(o).toMatchObject({ status: 503, code: "service_unavailable" });
-    return null;
+    return undefined;
   });
   successes++;
-  console.log(`redis outage: budgeted key served again ${recovery.ms.toFixed(0)} ms after restart`);
+  const recoveryMs = performance.now() - restarted;
+  console.log(`redis outage: budgeted key served again ${recoveryMs.toFixed(0)} ms after restart`);
   // The counter was rebuilt from PostgreSQL's settled spend, then this request was added.
   expect(await ownCounter(budgeted.key.id)).toEqual({
     spent: settledBefore + costNanos,
@@ -193,11 +181,15 @@ it("refuses Redis-bound keys with a fast 503, serves plain keys, and recovers wi
   expect(stack.fake.countFor(budgeted.upstreamModel)).toBe(successes);
 
   // The plain key's answer during the outage was spilled to disk and reaches the ledger.
-  await poll("outage usage replayed into the ledger", 15_000, async () => {
-    const [row] = await stack.services.sql<{ n: number }[]>`
-      select count(*)::int as n from usage_ledger where request_id = ${plainDuring.requestId}`;
-    return row!.n === 1 ? true : null;
-  });
+  await waitFor(
+    "outage usage replayed into the ledger",
+    async () => {
+      const [row] = await stack.services.sql<{ n: number }[]>`
+        select count(*)::int as n from usage_ledger where request_id = ${plainDuring.requestId}`;
+      return row!.n === 1 ? true : undefined;
+    },
+    15_000,
+  );
 });
 
 // A Redis that hangs (SIGSTOP) rather than closing its connections: the request path's command
@@ -236,7 +228,7 @@ it("refuses with 503 while Redis hangs, reaching no provider, and recovers after
   } finally {
     process.kill(pid, "SIGCONT");
   }
-  await poll("served after the hang", 10_000, async () =>
-    (await call(budgeted.secret)).status === 200 ? true : null,
+  await waitFor("served after the hang", async () =>
+    (await call(budgeted.secret)).status === 200 ? true : undefined,
   );
 });

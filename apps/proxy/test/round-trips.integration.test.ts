@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 async function roundTrips(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${stack.proxies[0]!.url}/metrics`)).text();
+  const text = await (await fetch(`${stack.proxies[0]!.metricsUrl}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^osm_proxy_redis_round_trips_total\{phase="([^"]+)"\} (\S+)$/gm))
     out[m[1]!] = Number(m[2]);

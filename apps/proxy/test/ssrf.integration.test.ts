@@ -3,7 +3,7 @@
 // host resolves to at request time (DNS may change after the API checked it at registration).
 import type { LookupAddress } from "node:dns";
 import { createServer, type Server } from "node:net";
-import { guardedLookup, type LookupFn } from "@osm/policy/addresses";
+import { guardedLookup, type LookupFn } from "@osm/net/addresses";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,7 +1,6 @@
 import { defaultPriceList } from "@osm/db/price-list";
 import { type Behaviour, promptTokens, splitWords } from "@osm/fake-provider";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
-import OpenAI from "openai";
+import { type GatewayStack, rawBodyCapture, startGatewayStack } from "@osm/testing/gateway";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { afterAll, afterEach, beforeAll, describe, expect, it, test } from "vitest";
@@ -11,10 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, test } from "vite
 // same text and arguments, the ledger the same usage, and the stream must end with [DONE].
 
 let stack: GatewayStack;
+/** The raw body of the last response the SDK read, resolved when complete. */
+const raw = rawBodyCapture();
 let secret: string;
 let keyId: string;
-/** The raw body of the last response the SDK read (teed off its fetch), resolved when complete. */
-let lastRaw: Promise<string> = Promise.resolve("");
 
 beforeAll(async () => {
   stack = await startGatewayStack();
@@ -25,27 +24,8 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 afterEach(() => stack.fake.reset());
 
-function sdk(): OpenAI {
-  return new OpenAI({
-    baseURL: `${stack.proxies[0]!.url}/v1`,
-    apiKey: secret,
-    maxRetries: 0,
-    timeout: 20_000,
-    fetch: async (input, init) => {
-      const res = await fetch(input, init);
-      if (!res.body) {
-        lastRaw = Promise.resolve("");
-        return res;
-      }
-      const [forSdk, forTest] = res.body.tee();
-      lastRaw = new Response(forTest).text();
-      return new Response(forSdk, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
-    },
-  });
+function sdk() {
+  return stack.openai(secret, stack.proxies[0], { fetch: raw.fetch });
 }
 
 function usdToNanos(usd: string): bigint {
@@ -139,7 +119,7 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Coll
 
 /** [DONE] is the last event, exactly once, and no error event came before it. */
 async function expectDone() {
-  const data = sseData(await lastRaw);
+  const data = sseData(await raw.last());
   expect(data.at(-1)).toBe("[DONE]");
   expect(data.filter((d) => d === "[DONE]")).toHaveLength(1);
   expect(data.filter((d) => d.startsWith('{"error"'))).toEqual([]);

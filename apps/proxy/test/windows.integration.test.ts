@@ -1,5 +1,5 @@
 import { BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import type { BudgetPeriod } from "@osm/policy/windows";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
@@ -223,7 +223,7 @@ describe("keys.resetSpend", () => {
     const [row] = await stack.services.sql<{ version: number }[]>`
       select version::int as version from api_keys where id = ${t.key.id}`;
     const started = performance.now();
-    while ((await seenVersion(live.url)) < row!.version) {
+    while ((await seenVersion(live.metricsUrl)) < row!.version) {
       if (performance.now() - started > 5_000) throw new Error("reset did not propagate");
       await new Promise((r) => setTimeout(r, 5));
     }

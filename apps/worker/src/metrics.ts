@@ -1,5 +1,3 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -88,41 +86,4 @@ export function createWorkerMetrics(options: { queues: readonly Queue[]; log: Lo
     registers: [registry],
   });
   return { registry, events, jobsFailed, batchSeconds, repairs };
-}
-
-/** `/metrics` (Prometheus text) and `/healthz` on a plain node:http server; port 0 picks one. */
-export async function serveMetrics(registry: Registry, port: number, log: Logger) {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
-    } else if (path === "/metrics") {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-        (err: unknown) => {
-          log.error({ err }, "metrics collection failed");
-          res.writeHead(500, { "content-type": "text/plain" }).end("metrics unavailable\n");
-        },
-      );
-    } else if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }

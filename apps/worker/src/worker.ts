@@ -2,10 +2,11 @@ import { BudgetCounters } from "@osm/budget/counters";
 import { createDb } from "@osm/db/client";
 import { verifySecretCheck } from "@osm/db/secret-check";
 import { createCryptoBox } from "@osm/keys/crypto-box";
+import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { createPublisher } from "./invalidations.ts";
-import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
+import { createWorkerMetrics } from "./metrics.ts";
 import { createAlertDeliveryProcessor } from "./processors/alerts/deliver.ts";
 import { checkAlertThresholds } from "./processors/alerts/thresholds.ts";
 import { createLedgerRetention } from "./processors/housekeeping/retention.ts";
@@ -95,9 +96,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const metrics = createWorkerMetrics({ queues: [usageQueue.queue, alertsQueue.queue], log });
 
   // Bind the port before taking jobs: a worker that cannot serve metrics should not start.
-  let server: Awaited<ReturnType<typeof serveMetrics>>;
+  let server: MetricsServer;
   try {
-    server = await serveMetrics(metrics.registry, config.metricsPort, log);
+    server = await serveMetrics({ registry: metrics.registry, port: config.metricsPort, log });
   } catch (err) {
     await usageQueue.close();
     await alertsQueue.close();

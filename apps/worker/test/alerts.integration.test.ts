@@ -11,13 +11,15 @@ import { jobNames } from "@osm/jobs/queues";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { usageEvent } from "@osm/testing/usage-events";
+import { waitFor } from "@osm/testing/wait";
+import { testWorkerConfig } from "@osm/testing/worker";
 import type { Job } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAlertDeliveryProcessor } from "../src/processors/alerts/deliver.ts";
 import { signWebhook } from "../src/processors/alerts/sign.ts";
 import { checkAlertThresholds } from "../src/processors/alerts/thresholds.ts";
-import { usageEvent, waitFor } from "../src/test-support.ts";
 import { startWorker } from "../src/worker.ts";
 
 let stack: GatewayStack;
@@ -361,17 +363,14 @@ describe("alert delivery rules", () => {
 
   it("refuses to start with an OSM_SECRET the database was not set up with", async () => {
     await expect(
-      startWorker({
-        databaseUrl: stack.services.databaseUrl,
-        redisUrl: stack.services.redisUrl,
-        redisPrefix: stack.services.redisPrefix,
-        metricsPort: 0,
-        concurrency: 1,
-        stalledIntervalMs: 1_000,
-        lockDurationMs: 2_000,
-        logLevel: "silent",
-        secret: "another-secret-of-at-least-32-characters",
-      }),
+      startWorker(
+        testWorkerConfig(stack.services, {
+          concurrency: 1,
+          stalledIntervalMs: 1_000,
+          lockDurationMs: 2_000,
+          secret: "another-secret-of-at-least-32-characters",
+        }),
+      ),
     ).rejects.toThrow(/^osm worker: invalid OSM_SECRET: /);
   });
 });

@@ -1,5 +1,6 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let stack: GatewayStack;
@@ -89,16 +90,13 @@ describe("window housekeeping", () => {
     }
     await stack.master.keys.setActive.mutate({ id: disabled.key.id, active: false });
 
-    const second = await startWorker({
-      databaseUrl: stack.services.databaseUrl,
-      redisUrl: stack.services.redisUrl,
-      redisPrefix: stack.services.redisPrefix,
-      metricsPort: 0,
-      concurrency: 1,
-      stalledIntervalMs: 1000,
-      lockDurationMs: 2000,
-      logLevel: "silent",
-    });
+    const second = await startWorker(
+      testWorkerConfig(stack.services, {
+        concurrency: 1,
+        stalledIntervalMs: 1000,
+        lockDurationMs: 2000,
+      }),
+    );
     try {
       const today = new Date();
       // Same window: nothing to clear.

@@ -7,10 +7,11 @@ import { runMigrations } from "@osm/db/migrate";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { freePort, type RunningPostgres, startPostgres } from "@osm/testing/services";
+import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
+import { waitFor } from "@osm/testing/wait";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runTotals, totalsOf, usageEvent, waitFor } from "../src/test-support.ts";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
 // The worker's PostgreSQL goes away for 10 s while usage batches keep arriving, then comes back.

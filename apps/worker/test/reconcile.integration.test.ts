@@ -1,4 +1,4 @@
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { usageDrained } from "@osm/testing/money";
 import { Redis } from "ioredis";

@@ -1,5 +1,6 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { startWorker } from "@osm/testing/services";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
@@ -90,16 +91,12 @@ it("bounds the overspend by the cost of the events lost when Redis is flushed wi
   for (let i = 0; i < 4; i++) before.push(await chat(t.secret));
   expect(before).toEqual([200, 200, 200, 200]);
   await flushPrefix(); // the 4 queued events are gone, and with them the counter
-  const worker = await startWorker({
-    databaseUrl: stack.services.databaseUrl,
-    redisUrl: stack.services.redisUrl,
-    redisPrefix: stack.services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-    logLevel: "silent",
-  });
+  const worker = await startWorker(
+    testWorkerConfig(stack.services, {
+      stalledIntervalMs: 1000,
+      lockDurationMs: 2000,
+    }),
+  );
   try {
     const after = await successesUntilRefused(t.secret);
     const ledger = await ledgerRows(t.key.id, after + 1);

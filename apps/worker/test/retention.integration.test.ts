@@ -2,8 +2,9 @@ import { ingestUsageEvents } from "@osm/db/queries/ingest";
 import { keySpendWindow, settledSpend } from "@osm/db/queries/keys";
 import { dropExpiredLedgerDays } from "@osm/db/queries/retention";
 import { createTestServices, type TestServices } from "@osm/testing/context";
+import { usageEvent } from "@osm/testing/usage-events";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { usageEvent } from "../src/test-support.ts";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
 let services: TestServices;
@@ -11,19 +12,14 @@ let worker: RunningWorker;
 
 beforeAll(async () => {
   services = await createTestServices();
-  worker = await startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 1,
-    stalledIntervalMs: 30_000,
-    lockDurationMs: 30_000,
-    logLevel: "silent",
-    retentionDays: 30,
-    // The scheduler's own passes run in 2000: they must not drop what these tests look at.
-    now: () => new Date("2000-01-01T00:00:00Z"),
-  });
+  worker = await startWorker(
+    testWorkerConfig(services, {
+      concurrency: 1,
+      retentionDays: 30,
+      // The scheduler's own passes run in 2000: they must not drop what these tests look at.
+      now: () => new Date("2000-01-01T00:00:00Z"),
+    }),
+  );
 });
 
 afterAll(async () => {

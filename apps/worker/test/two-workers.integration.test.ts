@@ -1,9 +1,11 @@
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
 import { createTestServices, type TestServices } from "@osm/testing/context";
+import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
+import { waitFor } from "@osm/testing/wait";
+import { testWorkerConfig } from "@osm/testing/worker";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runTotals, totalsOf, usageEvent, waitFor } from "../src/test-support.ts";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
 // Two workers on one deployment prefix take batches from the same queue at once. Producers that
@@ -19,17 +21,7 @@ let workers: RunningWorker[] = [];
 let redis: Redis;
 let queue: Queue;
 
-const start = () =>
-  startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 30_000,
-    lockDurationMs: 30_000,
-    logLevel: "silent",
-  });
+const start = () => startWorker(testWorkerConfig(services));
 
 beforeAll(async () => {
   services = await createTestServices();

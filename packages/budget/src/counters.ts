@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { type KeyCounters, keyCounters } from "./redis-keys.ts";
+import { type KeyCounters, keyCounters } from "./redis-key-names.ts";
 import {
   admitScript,
   extendScript,

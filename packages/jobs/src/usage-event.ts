@@ -2,6 +2,13 @@ import { z } from "zod";
 
 const nanosText = z.string().regex(/^\d{1,19}$/, "must be a non-negative integer of nano-USD");
 
+/** One request tag (the `x-osm-tags` header): short, so logs and filters stay cheap. */
+export const usageTagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,63}$/, "must be 1-64 letters, digits or . _ : / = -");
+export const maxUsageTags = 10;
+export const usageTagsSchema = z.array(usageTagSchema).min(1).max(maxUsageTags);
+
 /**
  * One event per authenticated request (allowed, denied or failed), unique by requestId: the
  * ledger inserts it once however often it is delivered. Money travels as integer nano-USD in
@@ -29,11 +36,20 @@ export const usageEventSchema = z.object({
    * admissible request fits). Optional while older events may still be queued.
    */
   limitHit: z.boolean().optional(),
+  /**
+   * A shadow-mode policy rule that would have refused this request (which went ahead): its
+   * denial code and message. Optional while older events may still be queued.
+   */
+  shadowDenial: z.object({ code: z.string().max(64), message: z.string().max(1000) }).optional(),
   /** With limitHit: the limit the refusal was decided against (a raise since then wins). */
   limitNanos: z
     .string()
     .regex(/^\d{1,19}$/)
     .optional(),
+  /** The request's end user (its `safety_identifier`, else `user` field), for attribution. */
+  endUser: z.string().min(1).max(256).optional(),
+  /** The request's `x-osm-tags`. */
+  tags: usageTagsSchema.optional(),
 });
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 

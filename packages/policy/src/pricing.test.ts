@@ -5,6 +5,7 @@ import {
   affordableOutputTokens,
   chatPromptTokenBound,
   embeddingInputTokenBound,
+  HOSTED_TOOL_TOKEN_ALLOWANCE,
   IMAGE_TOKEN_ALLOWANCE,
   MESSAGE_TOKEN_OVERHEAD,
   type Prices,
@@ -12,6 +13,7 @@ import {
   REQUEST_TOKEN_OVERHEAD,
   requestCost,
   reservationCost,
+  responsesPromptTokenBound,
   TOOLS_TOKEN_ALLOWANCE,
   tokenCost,
   utf8ByteLength,
@@ -382,5 +384,136 @@ describe("promptTokenBound (embeddings)", () => {
   ] as const)("%s", (_, input, expected) => {
     expect(promptTokenBound({ input })).toBe(expected);
     expect(embeddingInputTokenBound(input)).toBe(expected);
+  });
+});
+
+describe("requestCost with cached input", () => {
+  const prices = { inputPer1M: 2_000n, outputPer1M: 8_000n, cachedInputPer1M: 500n };
+  it.each([
+    { usage: { inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 0 }, cost: 2_000n },
+    {
+      usage: { inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 1_000_000 },
+      cost: 500n,
+    },
+    {
+      usage: { inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 400_000 },
+      cost: 1_400n,
+    },
+    // More cached than input is capped at the input.
+    { usage: { inputTokens: 10, outputTokens: 0, cachedInputTokens: 1_000_000 }, cost: 1n },
+    { usage: { inputTokens: 3, outputTokens: 1, cachedInputTokens: 1 }, cost: 1n },
+  ])("charges $usage at $cost nanos", ({ usage, cost }) => {
+    expect(requestCost(usage, prices)).toBe(cost);
+  });
+
+  it("charges cached tokens the full input price when the model has no cached price", () => {
+    const usage = { inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 900_000 };
+    expect(requestCost(usage, { inputPer1M: 2_000n, outputPer1M: 0n })).toBe(2_000n);
+    expect(
+      requestCost(usage, { inputPer1M: 2_000n, outputPer1M: 0n, cachedInputPer1M: null }),
+    ).toBe(2_000n);
+  });
+
+  it("never charges less than the cached price nor more than the uncached cost", () => {
+    // A cached price at or below the input price, as every vendor's is.
+    const inputAndCached = price.chain((i) =>
+      fc.tuple(fc.constant(i), fc.bigInt({ min: 0n, max: i })),
+    );
+    fc.assert(
+      fc.property(
+        tokens,
+        tokens,
+        tokens,
+        inputAndCached,
+        price,
+        (input, cachedRaw, output, [i, c], o) => {
+          const cached = Math.min(cachedRaw, input);
+          const withCache = requestCost(
+            { inputTokens: input, outputTokens: output, cachedInputTokens: cached },
+            { inputPer1M: i, outputPer1M: o, cachedInputPer1M: c },
+          );
+          const plain = requestCost(
+            { inputTokens: input, outputTokens: output },
+            { inputPer1M: i, outputPer1M: o },
+          );
+          expect(withCache).toBeLessThanOrEqual(plain);
+          expectCeil(
+            withCache,
+            BigInt(input - cached) * i + BigInt(cached) * c + BigInt(output) * o,
+          );
+        },
+      ),
+    );
+  });
+
+  it("refuses a negative cached count", () => {
+    expect(() =>
+      requestCost({ inputTokens: 1, outputTokens: 0, cachedInputTokens: -1 }, prices),
+    ).toThrow(RangeError);
+  });
+});
+
+describe("responsesPromptTokenBound", () => {
+  it("bounds string input and instructions by their bytes plus overheads", () => {
+    expect(responsesPromptTokenBound({ input: "héllo", instructions: "be brief" })).toBe(
+      REQUEST_TOKEN_OVERHEAD + 2 * MESSAGE_TOKEN_OVERHEAD + utf8ByteLength("héllo") + 8,
+    );
+  });
+
+  it("bounds input items like chat messages, images by the allowance", () => {
+    const input = [
+      {
+        role: "user",
+        content: [
+          { type: "input_text", text: "look" },
+          { type: "input_image", image_url: "data:image/png;base64,AAAA" },
+        ],
+      },
+    ];
+    expect(responsesPromptTokenBound({ input })).toBe(
+      chatPromptTokenBound({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "input_text", text: "look" },
+              { type: "input_image", image_url: "data:image/png;base64,AAAA" },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(responsesPromptTokenBound({ input })).toBeGreaterThan(IMAGE_TOKEN_ALLOWANCE);
+  });
+
+  it("adds the tools allowance, and one per hosted tool", () => {
+    const fn = { type: "function", name: "f", parameters: { type: "object" } };
+    const plain = responsesPromptTokenBound({ input: "x" });
+    const withFunction = responsesPromptTokenBound({ input: "x", tools: [fn] });
+    expect(withFunction).toBe(plain + utf8ByteLength(JSON.stringify([fn])) + TOOLS_TOKEN_ALLOWANCE);
+    const hosted = [fn, { type: "web_search" }];
+    expect(responsesPromptTokenBound({ input: "x", tools: hosted })).toBe(
+      plain +
+        utf8ByteLength(JSON.stringify(hosted)) +
+        TOOLS_TOKEN_ALLOWANCE +
+        HOSTED_TOOL_TOKEN_ALLOWANCE,
+    );
+  });
+
+  it("counts a JSON schema format", () => {
+    const text = { format: { type: "json_schema", name: "x", schema: { type: "object" } } };
+    expect(responsesPromptTokenBound({ input: "x", text })).toBe(
+      responsesPromptTokenBound({ input: "x" }) + utf8ByteLength(JSON.stringify(text.format)),
+    );
+  });
+
+  it("never bounds below the input's UTF-8 bytes", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (input, instructions) => {
+        expect(responsesPromptTokenBound({ input, instructions })).toBeGreaterThanOrEqual(
+          utf8ByteLength(input) + utf8ByteLength(instructions),
+        );
+      }),
+    );
   });
 });

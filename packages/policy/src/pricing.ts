@@ -4,9 +4,16 @@
 
 export const TOKENS_PER_PRICE_UNIT = 1_000_000n;
 
-export type Prices = { inputPer1M: bigint; outputPer1M: bigint };
+// cachedInputPer1M prices the cached share of the input; absent (or null), cached tokens pay the
+// full input price, so a catalog without it never undercharges.
+export type Prices = { inputPer1M: bigint; outputPer1M: bigint; cachedInputPer1M?: bigint | null };
 
-export type Usage = { inputTokens: number | bigint; outputTokens: number | bigint };
+// cachedInputTokens is the part of inputTokens the provider served from its prompt cache.
+export type Usage = {
+  inputTokens: number | bigint;
+  outputTokens: number | bigint;
+  cachedInputTokens?: number | bigint;
+};
 
 export type ReservationInput = {
   promptTokens: number | bigint;
@@ -45,11 +52,23 @@ export function tokenCost(tokens: number | bigint, pricePer1M: bigint): bigint {
 // Ceil of the exact sum rather than the sum of two ceils: the latter could charge 2 nanos
 // above the exact value, and the contract asks for rounding up to one unit, not two.
 export function requestCost(usage: Usage, prices: Prices): bigint {
+  const input = toCount(usage.inputTokens, "inputTokens");
+  // A provider claiming more cached tokens than input tokens is not believed past the input.
+  const cached = minBig(toCount(usage.cachedInputTokens ?? 0, "cachedInputTokens"), input);
+  const inputPrice = toPrice(prices.inputPer1M, "inputPer1M");
+  // A cached price above the input price would be a catalog mistake; it still never undercharges.
+  const cachedPrice =
+    prices.cachedInputPer1M == null
+      ? inputPrice
+      : toPrice(prices.cachedInputPer1M, "cachedInputPer1M");
   const exact =
-    toCount(usage.inputTokens, "inputTokens") * toPrice(prices.inputPer1M, "inputPer1M") +
+    (input - cached) * inputPrice +
+    cached * cachedPrice +
     toCount(usage.outputTokens, "outputTokens") * toPrice(prices.outputPer1M, "outputPer1M");
   return ceilDiv(exact, TOKENS_PER_PRICE_UNIT);
 }
+
+const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
 
 // The worst case reserved before forwarding: every one of the `n` choices may use the whole
 // output bound, the prompt is billed once.
@@ -201,6 +220,47 @@ export function chatPromptTokenBound(body: ChatPromptBody, options?: PromptBound
   if (hasDeclarations(body.tools) || hasDeclarations(body.functions)) sum += TOOLS_TOKEN_ALLOWANCE;
   // A JSON schema in response_format is shown to the model as part of the prompt.
   if (typeof body.response_format === "object") sum += jsonBytes(body.response_format);
+  return sum;
+}
+
+// Hosted tools (web or file search, code interpreter, MCP…) add the provider's own results to
+// the prompt; this is reserved per declared hosted tool. What such a tool adds beyond it is
+// still charged in full at settlement.
+export const HOSTED_TOOL_TOKEN_ALLOWANCE = 10_000;
+
+export type ResponsesPromptBody = {
+  input?: unknown;
+  instructions?: unknown;
+  tools?: unknown;
+  text?: unknown;
+};
+
+// The Responses API's prompt: `instructions` and `input` (a string, or items shaped like chat
+// messages and content parts, bounded the same way), tool declarations, a JSON schema format.
+// Context the provider holds (previous_response_id, conversation) is not in the body: the
+// caller adds what it knows of it.
+export function responsesPromptTokenBound(
+  body: ResponsesPromptBody,
+  options?: PromptBoundOptions,
+): number {
+  const imageAllowance = options?.imageTokenAllowance ?? IMAGE_TOKEN_ALLOWANCE;
+  let sum = REQUEST_TOKEN_OVERHEAD;
+  for (const text of [body.instructions, body.input]) {
+    if (typeof text === "string") sum += MESSAGE_TOKEN_OVERHEAD + utf8ByteLength(text);
+  }
+  if (Array.isArray(body.input)) {
+    for (const item of body.input) sum += messageValueTokens(item, imageAllowance);
+  }
+  sum += jsonBytes(body.tools);
+  if (hasDeclarations(body.tools)) sum += TOOLS_TOKEN_ALLOWANCE;
+  if (Array.isArray(body.tools)) {
+    for (const tool of body.tools) {
+      const type = (tool as { type?: unknown } | null)?.type;
+      if (type !== "function" && type !== "custom") sum += HOSTED_TOOL_TOKEN_ALLOWANCE;
+    }
+  }
+  const format = (body.text as { format?: unknown } | null | undefined)?.format;
+  if (typeof format === "object") sum += jsonBytes(format);
   return sum;
 }
 

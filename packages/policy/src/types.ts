@@ -69,6 +69,7 @@ export type EvaluateRequest = {
   // The client's explicit `max_tokens` / `max_completion_tokens`; absent when the client left
   // the bound to the gateway.
   maxOutputTokens?: number;
-  // Which of the two fields the client used, so the message and `param` name it.
-  maxOutputTokensParam?: TokenParam;
+  // Which field the client used, so the message and `param` name it (the Responses API's is
+  // `max_output_tokens`).
+  maxOutputTokensParam?: TokenParam | "max_output_tokens";
 };

@@ -78,7 +78,8 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   const pinned = options.pin && availableParallelism() >= 2 && pinToCore(process.pid, 1);
   const gatewayCpu = pinned ? 0 : undefined;
 
-  const [pgPort, redisPort, proxyPort, workerPort, floorPort, portkeyPort] = [
+  const [pgPort, redisPort, proxyPort, proxyMetricsPort, workerPort, floorPort, portkeyPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -180,6 +181,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
       OSM_DATA_DIR: dataDir,
       OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
       PROXY_PORT: String(proxyPort),
+      PROXY_METRICS_PORT: String(proxyMetricsPort),
     },
     {
       cpu: gatewayCpu,
@@ -279,7 +281,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     pinned,
     proxyEntry,
     workerMetricsUrl,
-    proxyMetricsUrl: `${proxyUrl}/metrics`,
+    proxyMetricsUrl: `http://127.0.0.1:${proxyMetricsPort}/metrics`,
     secret: full.secret,
     keyId: full.key.id,
     plainSecret: plain.secret,

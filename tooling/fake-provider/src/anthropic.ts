@@ -130,15 +130,17 @@ function messages(request: WireRequest): Reply {
   const toolUseId = vendorId("toolu_");
   const stopReason = stopReasons[completion.end];
   const stopSequence = completion.kind === "text" ? completion.stopSequence : null;
+  // Anthropic reports cache reads apart from input_tokens; the override's cached share moves there.
+  const cached = Math.min(input, behaviour.usageOverride?.cached_tokens ?? 0);
   const usage = (inputTokens: number, outputTokens: number) =>
     behaviour.omitUsage
       ? {}
       : {
           usage: {
-            input_tokens: inputTokens,
+            input_tokens: inputTokens - cached,
             output_tokens: outputTokens,
             cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
+            cache_read_input_tokens: cached,
           },
         };
   const envelope = { id, type: "message", role: "assistant", model };
@@ -202,6 +204,13 @@ function messages(request: WireRequest): Reply {
     }),
     event("message_stop", {}),
   );
+  if (behaviour.streamError !== undefined) {
+    // The real API reports an overload met mid-answer this way, after a 200 and some content.
+    events.splice(3 + Math.floor(pieces.length / 2));
+    events.push(
+      event("error", { error: { type: "overloaded_error", message: behaviour.streamError } }),
+    );
+  }
   return { kind: "sse", headers: requestIdHeader(), events };
 }
 

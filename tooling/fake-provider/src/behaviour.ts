@@ -11,7 +11,21 @@ export type ToolCallScript = {
   arguments: string | Record<string, unknown>;
 };
 
-export type UsageOverride = { prompt_tokens?: number; completion_tokens?: number };
+// cached_tokens is part of prompt_tokens and reasoning_tokens part of completion_tokens, as
+// OpenAI reports them.
+export type UsageOverride = {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+};
+
+const usageOverrideKeys = new Set([
+  "prompt_tokens",
+  "completion_tokens",
+  "cached_tokens",
+  "reasoning_tokens",
+]);
 
 // Plain JSON so a test in another process can send it over `POST /_fake/script`.
 export type Behaviour = {
@@ -32,11 +46,18 @@ export type Behaviour = {
   crlf?: boolean;
   comments?: boolean;
   omitUsage?: boolean;
+  // Usage without prompt_tokens, as some OpenAI-compatible servers send it.
+  omitPromptTokens?: boolean;
   usageOverride?: UsageOverride;
   toolCall?: ToolCallScript;
   text?: string;
   authFail?: boolean;
   badJson?: boolean;
+  // Responses API only: the response ends with status "failed" (`response.failed` when streamed)
+  // after its output, as when the model errors mid-generation.
+  failed?: boolean;
+  // Anthropic streams only: an `error` event with this message halfway through, then nothing.
+  streamError?: string;
 };
 
 type FieldCheck = { expected: string; test: (value: unknown) => boolean };
@@ -75,13 +96,14 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   crlf: boolean,
   comments: boolean,
   omitUsage: boolean,
+  omitPromptTokens: boolean,
   usageOverride: {
-    expected: "{prompt_tokens?, completion_tokens?} with non-negative integers",
+    expected:
+      "{prompt_tokens?, completion_tokens?, cached_tokens?, reasoning_tokens?} with non-negative integers",
     test: (value) =>
       isRecord(value) &&
       Object.entries(value).every(
-        ([key, count]) =>
-          (key === "prompt_tokens" || key === "completion_tokens") && isNonNegativeInteger(count),
+        ([key, count]) => usageOverrideKeys.has(key) && isNonNegativeInteger(count),
       ),
   },
   toolCall: {
@@ -95,6 +117,8 @@ const fieldChecks: Record<keyof Behaviour, FieldCheck> = {
   text: { expected: "a string", test: (value) => typeof value === "string" },
   authFail: boolean,
   badJson: boolean,
+  failed: boolean,
+  streamError: { expected: "a string", test: (value) => typeof value === "string" },
 };
 
 function isBehaviourKey(key: string): key is keyof Behaviour {

@@ -62,7 +62,7 @@ function errorKind(status: number): [string, string | null] {
 }
 
 // Checks a real upstream makes before looking at the body: credentials, then scripted errors.
-function refuse(request: WireRequest): JsonReply | null {
+export function refuse(request: WireRequest): JsonReply | null {
   const { behaviour } = request;
   const key = /^Bearer\s+(\S+)$/i.exec(request.headers["authorization"] ?? "")?.[1];
   if (!key) {
@@ -82,7 +82,7 @@ function refuse(request: WireRequest): JsonReply | null {
   return null;
 }
 
-function requestIdHeader(): Record<string, string> {
+export function requestIdHeader(): Record<string, string> {
   return { "x-request-id": vendorId("req_") };
 }
 
@@ -152,19 +152,32 @@ export function openaiMessageText(message: unknown): string {
     .join("");
 }
 
-type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+type Usage = {
+  prompt_tokens?: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
+};
 
 function usageFor(behaviour: Behaviour, prompt: number, completion: number): Usage {
-  const promptTokensReported = behaviour.usageOverride?.prompt_tokens ?? prompt;
-  const completionTokensReported = behaviour.usageOverride?.completion_tokens ?? completion;
+  const override = behaviour.usageOverride;
+  const promptTokensReported = override?.prompt_tokens ?? prompt;
+  const completionTokensReported = override?.completion_tokens ?? completion;
   return {
-    prompt_tokens: promptTokensReported,
+    ...(behaviour.omitPromptTokens ? {} : { prompt_tokens: promptTokensReported }),
     completion_tokens: completionTokensReported,
     total_tokens: promptTokensReported + completionTokensReported,
+    ...(override?.cached_tokens === undefined
+      ? {}
+      : { prompt_tokens_details: { cached_tokens: override.cached_tokens } }),
+    ...(override?.reasoning_tokens === undefined
+      ? {}
+      : { completion_tokens_details: { reasoning_tokens: override.reasoning_tokens } }),
   };
 }
 
-function completionTokens(completion: Completion): number {
+export function completionTokens(completion: Completion): number {
   return completion.kind === "text" ? completion.tokens.length : completion.tokens;
 }
 

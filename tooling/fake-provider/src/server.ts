@@ -13,6 +13,8 @@ import {
 } from "./http-request.ts";
 import { handleOpenAI, openaiError } from "./openai.ts";
 import { createRecorder, type RecordedRequest, type Recorder } from "./recorder.ts";
+import { createResponseStore, type ResponseStore } from "./response-store.ts";
+import { handleResponses } from "./responses.ts";
 import { type ApiRoute, type RouteMiss, route } from "./routes.ts";
 import { createScriptBook, type ScriptBook } from "./script-book.ts";
 import type { Reply, WireRequest } from "./wire.ts";
@@ -72,13 +74,14 @@ const listedModels = [
 // Bounds memory in long demo and benchmark runs while keeping any test's history whole.
 const defaultMaxRecorded = 10_000;
 
-type State = { recorder: Recorder; scripts: ScriptBook };
+type State = { recorder: Recorder; scripts: ScriptBook; responses: ResponseStore };
 
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const host = options.host ?? "127.0.0.1";
   const state: State = {
     recorder: createRecorder(options.maxRecorded ?? defaultMaxRecorded),
     scripts: createScriptBook(),
+    responses: createResponseStore(options.maxRecorded ?? defaultMaxRecorded),
   };
   const server = createServer((req, res) => {
     handle(req, res, state).catch((error: unknown) => failUnexpectedly(res, error));
@@ -170,7 +173,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: State): 
   record.behaviour = behaviour;
   const reply =
     matched.kind === "api"
-      ? answer(matched, {
+      ? answer(matched, state, {
           headers,
           body,
           bodyInvalid: invalid,
@@ -196,7 +199,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: State): 
   }
 }
 
-function answer(matched: ApiRoute, request: WireRequest): Reply {
+function answer(matched: ApiRoute, state: State, request: WireRequest): Reply {
+  if ("responseId" in matched) {
+    return handleResponses(matched.endpoint, matched.responseId, request, state.responses);
+  }
   return matched.wire === "openai"
     ? handleOpenAI(matched.endpoint, request)
     : handleAnthropic(matched.endpoint, request);
@@ -263,6 +269,7 @@ function applyControl(path: string, parsed: ParsedBody, state: State): void {
 function resetState(state: State): void {
   state.recorder.reset();
   state.scripts.reset();
+  state.responses.reset();
 }
 
 function sendControl(res: ServerResponse, status: number, value: unknown): void {

@@ -1,5 +1,6 @@
 // `pnpm osm <command>`: operator commands against the instance's database.
 import { createDb } from "@osm/db/client";
+import { runMigrations } from "@osm/db/migrate";
 import { describeError, FatalError } from "./fatal-error.ts";
 import { withOperatorDatabase } from "./operator-database.ts";
 import { resetPassword } from "./reset-password.ts";
@@ -7,6 +8,7 @@ import { resetPassword } from "./reset-password.ts";
 const usage = `usage: pnpm osm <command>
 
 commands:
+  migrate                  apply the database migrations (once per release, before the apps)
   reset-password <email>   set a new random password for that user and end their sessions
 
 Uses DATABASE_URL, or the embedded database under OSM_DATA_DIR (default .data).
@@ -27,6 +29,11 @@ async function resetPasswordCommand(email: string): Promise<void> {
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  if (command === "migrate" && args.length === 0) {
+    await withOperatorDatabase(process.env, (url) => runMigrations(url));
+    process.stdout.write("osm: the database is up to date\n");
+    return 0;
+  }
   if (command === "reset-password" && args.length === 1 && args[0]) {
     await resetPasswordCommand(args[0]);
     return 0;

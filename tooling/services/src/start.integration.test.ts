@@ -88,6 +88,9 @@ beforeAll(async () => {
   apiPort = await freePort();
   env = { ...process.env, OSM_DATA_DIR: dataDir, API_PORT: String(apiPort) };
   env["PROXY_PORT"] = String(await freePort());
+  // Metrics ports are not needed here: any free one, never the fixed defaults.
+  env["PROXY_METRICS_PORT"] = "0";
+  env["API_METRICS_PORT"] = "0";
   env["WORKER_METRICS_PORT"] = String(await freePort());
   for (const name of ["DATABASE_URL", "REDIS_URL", "OSM_SECRET"]) delete env[name];
 });

@@ -7,7 +7,7 @@ import { runMigrations } from "@osm/db/migrate";
 import { verifySecretCheck } from "@osm/db/secret-check";
 import { startFakeProvider } from "@osm/fake-provider";
 import { createCryptoBox } from "@osm/keys/crypto-box";
-import { type AppExit, type AppProcess, spawnApp } from "./app-process.ts";
+import { spawnApp } from "./app-process.ts";
 import { firstStartBanner, type Urls, urlLines } from "./banner.ts";
 import { ensureDashboardBuilt } from "./dashboard-build.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
@@ -15,9 +15,11 @@ import { describeError, FatalError } from "./fatal-error.ts";
 import { acquireInstanceLock } from "./instance-lock.ts";
 import { dataDirFrom, redisDirOf, repoRoot } from "./paths.ts";
 import { startRedis } from "./redis.ts";
+import { defaultBackoff } from "./restart-backoff.ts";
 import { resolveSecret } from "./secret.ts";
 import { type DemoSeed, seedDemo } from "./seed-demo.ts";
 import { ensurePorts, type PortName } from "./state.ts";
+import { type SupervisedApp, superviseApp } from "./supervise.ts";
 import { waitForPort } from "./wait-for-port.ts";
 
 const apps = [
@@ -26,8 +28,10 @@ const apps = [
   { name: "worker", portVar: "WORKER_METRICS_PORT", defaultPort: 9464 },
 ] as const;
 
-// Apps get this long to drain after SIGTERM before their process group is killed.
-const stopGraceMs = 10_000;
+// Apps get their own drain time (OSM_SHUTDOWN_GRACE_MS, validated by the proxy) plus this much
+// to flush and disconnect, after SIGTERM, before their process group is killed.
+const stopMarginMs = 5_000;
+const defaultShutdownGraceMs = 10_000;
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -143,12 +147,20 @@ async function main(env: NodeJS.ProcessEnv): Promise<number> {
     ...(dashboardDir ? { OSM_DASHBOARD_DIR: dashboardDir } : {}),
   };
   const tsx = join(repoRoot, "node_modules/.bin/tsx");
-  const running: Array<AppProcess & { port: number }> = [];
+  const running: Array<SupervisedApp & { port: number }> = [];
   for (const app of appPorts) {
     const entry = `apps/${app.name}/src/main.ts`;
     if (!existsSync(join(repoRoot, entry))) continue;
-    running.push({ ...spawnApp(app.name, tsx, entry, repoRoot, childEnv), port: app.port });
+    const supervised = superviseApp({
+      name: app.name,
+      spawn: () => spawnApp(app.name, tsx, entry, repoRoot, childEnv),
+      policy: defaultBackoff,
+      write: (line) => process.stderr.write(line),
+    });
+    running.push({ ...supervised, port: app.port });
   }
+  const stopGraceMs =
+    (Number(env["OSM_SHUTDOWN_GRACE_MS"]) || defaultShutdownGraceMs) + stopMarginMs;
   cleanups.push(() => Promise.all(running.map((app) => app.stop(stopGraceMs))));
 
   void Promise.all(running.map((app) => waitForPort(app.port, stopping.signal))).then((up) => {
@@ -158,14 +170,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write("osm: ready\n");
   });
 
-  const firstExit = Promise.race(running.map((app) => app.exited));
-  const outcome = await Promise.race([stopRequested.then(() => null), firstExit]);
-  if (outcome === null) return 0;
-  stopping.abort();
-  process.stderr.write(
-    `osm: ${outcome.name} exited unexpectedly (${describeExit(outcome)}); stopping\n`,
-  );
-  return 1;
+  // A crashed app is restarted by its supervisor: only Ctrl-C or SIGTERM ends the run.
+  await stopRequested;
+  return 0;
 }
 
 // The demo's providers point at this port, so it is the recorded one or nothing.
@@ -176,10 +183,6 @@ async function startFakeUpstream(port: number) {
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
     throw new FatalError(`port ${port} of the demo's fake provider (in state.json) is in use`);
   }
-}
-
-function describeExit(exit: AppExit): string {
-  return exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
 }
 
 async function runCleanups(): Promise<void> {

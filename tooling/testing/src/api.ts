@@ -22,6 +22,8 @@ export function testApiConfig(
     dashboardOrigins: ["http://localhost:5173"],
     dataDir: "/tmp/osm-test-data",
     port: 0,
+    metricsPort: 0,
+    maxBodyBytes: 1024 * 1024,
     development: true,
     logLevel: "silent",
     ...overrides,

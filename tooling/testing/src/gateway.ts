@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ApiConfig } from "@osm/api/config";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
 import type { ProxyConfig } from "@osm/proxy/config";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
@@ -7,6 +8,7 @@ import { startWorker } from "@osm/worker/worker";
 import OpenAI from "openai";
 import { type ApiClient, apiClient, startTestApi, testMasterKey, testSecret } from "./api.ts";
 import { createTestServices, type TestServices } from "./context.ts";
+import { testWorkerConfig } from "./worker.ts";
 
 export function testProxyConfig(
   services: TestServices,
@@ -28,35 +30,80 @@ export function testProxyConfig(
     minOutputTokens: 256,
     headersTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
+    trustedProxies: [],
     port: 0,
+    metricsPort: 0,
+    shutdownGraceMs: 10_000,
     logLevel: "silent",
     ...overrides,
+  };
+}
+
+/**
+ * A fetch for the SDK that tees each response body, so a test can read the exact bytes the SDK
+ * parsed (`last()` resolves once the body is complete).
+ */
+export function rawBodyCapture() {
+  let last: Promise<string> = Promise.resolve("");
+  const capture: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (!res.body) {
+      last = Promise.resolve("");
+      return res;
+    }
+    const [forSdk, forTest] = res.body.tee();
+    last = new Response(forTest).text();
+    return new Response(forSdk, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
+  return { fetch: capture, last: () => last };
+}
+
+/**
+ * The environment a proxy process (`main.ts` under tsx, or the built bundle) needs to serve a
+ * test stack's tenants: the stack's database and Redis prefix, a spill directory of its own.
+ */
+export function proxyProcessEnv(
+  services: TestServices,
+  ports: { port: number; metricsPort: number; dataDir: string },
+): Record<string, string> {
+  return {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    OSM_REDIS_PREFIX: services.redisPrefix,
+    OSM_SECRET: testSecret,
+    OSM_DATA_DIR: ports.dataDir,
+    OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+    PROXY_PORT: String(ports.port),
+    PROXY_METRICS_PORT: String(ports.metricsPort),
   };
 }
 
 export type GatewayStack = Awaited<ReturnType<typeof startGatewayStack>>;
 
 /** Real API, proxy and fake provider on one test database and Redis prefix. */
-export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {}) {
+export async function startGatewayStack(
+  proxyOverrides: Partial<ProxyConfig> = {},
+  apiOverrides: Partial<ApiConfig> = {},
+) {
   const services = await createTestServices();
-  const api = await startTestApi(services);
+  const api = await startTestApi(services, apiOverrides);
   const fake: FakeProvider = await startFakeProvider();
   const proxies: RunningProxy[] = [await startProxy(testProxyConfig(services, proxyOverrides))];
   const master: ApiClient = apiClient(api.url, { bearer: testMasterKey });
-  const worker = await startWorker({
-    databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
-    redisPrefix: services.redisPrefix,
-    metricsPort: 0,
-    concurrency: 2,
-    stalledIntervalMs: 1_000,
-    lockDurationMs: 2_000,
-    logLevel: "silent",
-    secret: testSecret,
-    allowPrivateUpstreams: true,
-    // Webhook retries after 0.2 s, 0.4 s, … so that a test sees a retried delivery land.
-    alertRetryDelayMs: 200,
-  });
+  const worker = await startWorker(
+    testWorkerConfig(services, {
+      stalledIntervalMs: 1_000,
+      lockDurationMs: 2_000,
+      secret: testSecret,
+      allowPrivateUpstreams: true,
+      // Webhook retries after 0.2 s, 0.4 s, … so that a test sees a retried delivery land.
+      alertRetryDelayMs: 200,
+    }),
+  );
 
   /** A fresh project with an OpenAI-kind and an Anthropic-kind provider on the fake, and a key. */
   async function tenant(
@@ -107,12 +154,17 @@ export async function startGatewayStack(proxyOverrides: Partial<ProxyConfig> = {
     return { ...t, model: "budget-model", upstreamModel };
   }
 
-  function openai(secret: string, proxy = proxies[0]!) {
+  function openai(
+    secret: string,
+    proxy = proxies[0]!,
+    options: Pick<ConstructorParameters<typeof OpenAI>[0] & {}, "fetch"> = {},
+  ) {
     return new OpenAI({
       baseURL: `${proxy.url}/v1`,
       apiKey: secret,
       maxRetries: 0,
       timeout: 20_000,
+      ...options,
     });
   }
 

@@ -1,4 +1,4 @@
-import { budgetWindow } from "@osm/budget/keys";
+import { budgetWindow } from "@osm/budget/redis-key-names";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";

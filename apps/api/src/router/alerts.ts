@@ -5,6 +5,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditActor } from "../audit-actor.ts";
 import { projectIdSchema, projectPageInput } from "../inputs.ts";
+import { redactUrl } from "../redact-url.ts";
 import { authedProcedure, requireRole, router } from "../trpc.ts";
 import { checkUpstreamUrl } from "../upstream-url.ts";
 
@@ -39,7 +40,7 @@ export const alertsRouter = router({
           action: "alerts.set",
           targetType: "alerts",
           targetId: input.projectId,
-          data: { url: check.url },
+          data: { url: redactUrl(check.url) },
         });
       });
       return { url: check.url, signingSecret };

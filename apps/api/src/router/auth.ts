@@ -16,6 +16,7 @@ import {
   findMembershipRole,
   findOpenInvitation,
   listMemberships,
+  lockProjectMemberships,
   markInvitationAccepted,
   upsertMembership,
 } from "@osm/db/queries/members";
@@ -23,7 +24,12 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from "@osm/keys/passw
 import { hashSecret } from "@osm/keys/secrets";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { clearSessionCookie, sessionLifetimeMs, setSessionCookie } from "../auth/session-cookie.ts";
+import {
+  clearSessionCookie,
+  sessionCookieName,
+  sessionLifetimeMs,
+  setSessionCookie,
+} from "../auth/session-cookie.ts";
 import { isSetupToken } from "../auth/setup-token.ts";
 import type { Context } from "../context.ts";
 import { authedProcedure, publicProcedure, router, userProcedure } from "../trpc.ts";
@@ -35,6 +41,18 @@ const emailSchema = z
 const passwordSchema = z.string().min(10, "must be at least 10 characters").max(256);
 const invalidLogin = "Invalid email or password.";
 
+/** Counts a password attempt for `email` from the caller's address; refuses once over the limit. */
+async function countPasswordAttempt(ctx: Context, email: string) {
+  const throttled = await ctx.throttle.attempt(email, ctx.ip);
+  if (throttled.limited) {
+    ctx.res.setHeader("Retry-After", String(throttled.retryAfterSeconds));
+    throw new TRPCError({
+      code: "TOO_MANY_REQUESTS",
+      message: "Too many failed sign-ins: try again later.",
+    });
+  }
+}
+
 async function startSession(ctx: Context, userId: string) {
   const token = randomBytes(32).toString("base64url");
   await insertSession(
@@ -43,7 +61,7 @@ async function startSession(ctx: Context, userId: string) {
     hashSecret(token),
     new Date(ctx.now().getTime() + sessionLifetimeMs),
   );
-  setSessionCookie(ctx.req, ctx.res, token);
+  setSessionCookie(ctx.req, ctx.res, sessionCookieName(ctx.config.publicUrl), token);
 }
 
 export const authRouter = router({
@@ -111,14 +129,7 @@ export const authRouter = router({
   login: publicProcedure
     .input(z.strictObject({ email: emailSchema, password: z.string().max(256) }))
     .mutation(async ({ ctx, input }) => {
-      const throttled = await ctx.throttle.attempt(input.email, ctx.ip);
-      if (throttled.limited) {
-        ctx.res.setHeader("Retry-After", String(throttled.retryAfterSeconds));
-        throw new TRPCError({
-          code: "TOO_MANY_REQUESTS",
-          message: "Too many failed sign-ins: try again later.",
-        });
-      }
+      await countPasswordAttempt(ctx, input.email);
       const user = await findUserByEmail(ctx.db, input.email);
       let ok = false;
       if (user) ok = await verifyPassword(input.password, user.passwordHash);
@@ -132,7 +143,7 @@ export const authRouter = router({
 
   logout: authedProcedure.mutation(async ({ ctx }) => {
     if (ctx.actor.type === "user") await deleteSession(ctx.db, ctx.actor.sessionId);
-    clearSessionCookie(ctx.req, ctx.res);
+    clearSessionCookie(ctx.req, ctx.res, sessionCookieName(ctx.config.publicUrl));
     return { ok: true };
   }),
 
@@ -169,26 +180,28 @@ export const authRouter = router({
           code: "NOT_FOUND",
           message: "This invitation is invalid or has expired.",
         });
+      // The password rule is checked for everyone, before looking the account up: a short
+      // password must not tell an inviter whether the invited email already has an account.
+      const check = z.object({ password: passwordSchema }).safeParse({ password: input.password });
+      if (!check.success) {
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: `password ${check.error.issues[0]!.message}.`,
+          cause: check.error,
+        });
+      }
+      // An existing account's password is checked here: the same throttle as auth.login, on
+      // the same counters, so invitations are no way around it. A wrong guess leaves the
+      // invitation open for its rightful recipient.
+      await countPasswordAttempt(ctx, invite.email);
       const existing = await findUserByEmail(ctx.db, invite.email);
       if (existing && !(await verifyPassword(input.password, existing.passwordHash))) {
         throw new TRPCError({ code: "UNAUTHORIZED", message: invalidLogin });
       }
-      if (!existing) {
-        // A newcomer chooses a password here: refused as bad input (naming the field), not a crash.
-        const check = z
-          .object({ password: passwordSchema })
-          .safeParse({ password: input.password });
-        if (!check.success) {
-          throw new TRPCError({
-            code: "BAD_REQUEST",
-            message: `password ${check.error.issues[0]!.message}.`,
-            cause: check.error,
-          });
-        }
-      }
       const passwordHash = existing ? null : await hashPassword(input.password);
       const { user, membership } = await ctx.db.transaction(async (tx) => {
         // Accepting a lower role must not take away a project's last owner (members.setRole's rule).
+        await lockProjectMemberships(tx, invite.projectId);
         if (
           existing &&
           invite.role !== "owner" &&
@@ -218,6 +231,7 @@ export const authRouter = router({
         id: `${invite.projectId}:${user.id}`,
         version: membership.version,
       });
+      await ctx.throttle.succeeded(invite.email, ctx.ip);
       await startSession(ctx, user.id);
       return { id: user.id, email: user.email, projectId: invite.projectId };
     }),

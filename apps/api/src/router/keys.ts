@@ -4,11 +4,15 @@ import {
   findKeyForUpdate,
   findRotation,
   insertKey,
+  keySorts,
   keyStatuses,
+  limitStates,
   listKeys,
+  rotationReplayWindowMs,
   saveRotation,
   updateKey,
 } from "@osm/db/queries/keys";
+import { keySparklines } from "@osm/db/queries/usage";
 import type { ApiKeyRow, Role } from "@osm/db/schema";
 import { displaySecret, generateSecret, hashSecret } from "@osm/keys/secrets";
 import { budgetPeriodSchema, keyPolicySchema, spendLimitSchema } from "@osm/policy/schemas";
@@ -20,7 +24,6 @@ import { keyView, keyViews } from "../key-view.ts";
 import { type AuthedContext, authedProcedure, notFound, requireRole, router } from "../trpc.ts";
 
 const maxGraceSeconds = 30 * 24 * 3600;
-const rotationReplayWindowMs = 24 * 3600 * 1000;
 
 async function loadKey(ctx: AuthedContext, id: string, minimum: Role): Promise<ApiKeyRow> {
   const key = await findKey(ctx.db, id);
@@ -68,6 +71,8 @@ export const keysRouter = router({
       z.strictObject({
         projectId: projectIdSchema,
         status: z.enum(keyStatuses).optional(),
+        limitState: z.enum(limitStates).optional(),
+        sort: z.enum(keySorts).default("created"),
         q: z.string().trim().max(200).optional(),
         ...pageInput,
       }),
@@ -76,8 +81,17 @@ export const keysRouter = router({
       await requireRole(ctx, input.projectId, "viewer");
       const now = ctx.now();
       const page = await listKeys(ctx.db, { ...input, now });
+      const [views, lines] = await Promise.all([
+        keyViews(ctx.db, ctx.counters, page.items, now),
+        keySparklines(
+          ctx.db,
+          input.projectId,
+          page.items.map((k) => k.id),
+          now,
+        ),
+      ]);
       return {
-        items: await keyViews(ctx.db, ctx.counters, page.items, now),
+        items: views.map((v) => ({ ...v, requests24h: lines.get(v.id) ?? [] })),
         nextCursor: page.nextCursor,
       };
     }),
@@ -195,7 +209,8 @@ export const keysRouter = router({
       z.strictObject({
         id: idSchema,
         gracePeriodSeconds: z.number().int().min(0).max(maxGraceSeconds),
-        idempotencyKey: z.string().min(1).max(200).optional(),
+        // A guessable key would let anyone replay: it must carry real entropy.
+        idempotencyKey: z.string().min(16).max(200).optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -220,7 +235,28 @@ export const keysRouter = router({
             new Date(now.getTime() - rotationReplayWindowMs),
           );
           if (earlier) {
+            // Only whoever rotated gets the secret again, and only while it is the live one.
+            const actor = auditActor(ctx.actor);
+            if (earlier.actorType !== actor.type || earlier.actorId !== actor.id) {
+              throw new TRPCError({
+                code: "CONFLICT",
+                message: "This idempotencyKey was used by another caller.",
+              });
+            }
             secret = ctx.box.decrypt(earlier.sealedSecret);
+            if (hashSecret(secret) !== current.secretHash) {
+              throw new TRPCError({
+                code: "CONFLICT",
+                message: "The key was rotated again since: this rotation cannot be replayed.",
+              });
+            }
+            await recordAudit(tx, {
+              projectId: key.projectId,
+              actor,
+              action: "key.rotate_replay",
+              targetType: "key",
+              targetId: key.id,
+            });
             replayed = true;
             return current;
           }
@@ -242,7 +278,13 @@ export const keysRouter = router({
           now,
         );
         if (input.idempotencyKey)
-          await saveRotation(tx, key.id, input.idempotencyKey, ctx.box.encrypt(secret), now);
+          await saveRotation(tx, {
+            keyId: key.id,
+            idempotencyKey: input.idempotencyKey,
+            sealedSecret: ctx.box.encrypt(secret),
+            actor: auditActor(ctx.actor),
+            now,
+          });
         await recordAudit(tx, {
           projectId: key.projectId,
           actor: auditActor(ctx.actor),
@@ -261,6 +303,19 @@ export const keysRouter = router({
           event: "changed",
         });
       return { key: await keyView(ctx.db, ctx.counters, updated, now), secret };
+    }),
+
+  /** Ends a rotation's grace at once: the replaced secret stops working now. */
+  endGrace: authedProcedure
+    .input(z.strictObject({ id: idSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const key = await loadKey(ctx, input.id, "member");
+      const now = ctx.now();
+      if (!key.previousSecretHash) return keyView(ctx.db, ctx.counters, key, now);
+      const updated = await changeKey(ctx, key, "key.end_grace", (tx) =>
+        updateKey(tx, key.id, { previousSecretHash: null, graceUntil: null }, now),
+      );
+      return keyView(ctx.db, ctx.counters, updated, now);
     }),
 
   revoke: authedProcedure

@@ -1,8 +1,9 @@
-import { listLedger } from "@osm/db/queries/usage";
-import { outcomes } from "@osm/db/schema";
+import { listLedger, logOutcomes } from "@osm/db/queries/usage";
 import { formatUsd } from "@osm/policy/money";
+import { modelIdSchema } from "@osm/policy/schemas";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { idSchema, pageInput, projectIdSchema } from "../inputs.ts";
+import { attributionInput, idSchema, pageInput, projectIdSchema } from "../inputs.ts";
 import { authedProcedure, requireRole, router } from "../trpc.ts";
 
 export const logsRouter = router({
@@ -11,18 +12,27 @@ export const logsRouter = router({
       z.strictObject({
         projectId: projectIdSchema,
         keyId: idSchema.optional(),
-        outcome: z.enum(outcomes).optional(),
+        outcome: z.enum(logOutcomes).optional(),
         code: z.string().max(64).optional(),
+        ...attributionInput,
+        shadow: z.boolean().optional(),
+        model: modelIdSchema.optional(),
+        from: z.date().optional(),
+        to: z.date().optional(),
         ...pageInput,
       }),
     )
     .query(async ({ ctx, input }) => {
       await requireRole(ctx, input.projectId, "viewer");
+      if (input.from && input.to && input.from >= input.to) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: "from must be before to." });
+      }
       const page = await listLedger(ctx.db, input);
       return {
         items: page.items.map((r) => ({
           requestId: r.requestId,
           keyId: r.keyId,
+          keyLabel: r.keyLabel,
           model: r.model,
           provider: r.provider,
           outcome: r.outcome,
@@ -33,6 +43,10 @@ export const logsRouter = router({
           outputTokens: r.outputTokens,
           costUsd: formatUsd(r.cost),
           latencyMs: r.latencyMs,
+          endUser: r.endUser,
+          tags: r.tags ?? [],
+          shadowCode: r.shadowCode,
+          shadowMessage: r.shadowMessage,
           admittedAt: r.admittedAt,
         })),
         nextCursor: page.nextCursor,

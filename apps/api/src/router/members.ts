@@ -4,28 +4,34 @@ import { recordAudit } from "@osm/db/queries/audit";
 import {
   countOwners,
   deleteMembership,
+  deleteOpenInvitation,
+  deleteOpenInvitationsFrom,
+  findInvitation,
   insertInvitation,
   listMembers,
+  listOpenInvitations,
+  lockProjectMemberships,
   setMembershipRole,
 } from "@osm/db/queries/members";
+import { revokeTokensCreatedBy } from "@osm/db/queries/tokens";
 import { nextChangeVersion } from "@osm/db/queries/versions";
 import { roles } from "@osm/db/schema";
 import { hashSecret } from "@osm/keys/secrets";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditActor } from "../audit-actor.ts";
-import { idSchema, pageInput, projectIdSchema } from "../inputs.ts";
+import { idSchema, pageInput, projectIdSchema, projectPageInput } from "../inputs.ts";
 import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
 
 const inviteLifetimeMs = 7 * 24 * 3600 * 1000;
 
-function origin(ctx: AuthedContext): string {
-  const host = ctx.req.headers.host ?? `localhost:${ctx.config.port}`;
-  const proto = ctx.req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
-  return `${proto}://${host}`;
-}
+// Links come from configuration, never from the request: a forged Host header must not put
+// another site's address into an invitation the owner forwards.
+const origin = (ctx: AuthedContext) =>
+  ctx.config.publicUrl ?? `http://127.0.0.1:${ctx.config.port}`;
 
 async function assertNotLastOwner(projectId: string, userId: string, tx: DbOrTx) {
+  await lockProjectMemberships(tx, projectId);
   const members = await listMembers(tx, projectId);
   const target = members.find((m) => m.userId === userId);
   if (target?.role === "owner" && (await countOwners(tx, projectId)) <= 1) {
@@ -59,7 +65,7 @@ export const membersRouter = router({
       await requireRole(ctx, input.projectId, "owner");
       const token = randomBytes(24).toString("base64url");
       const expiresAt = new Date(ctx.now().getTime() + inviteLifetimeMs);
-      await ctx.db.transaction(async (tx) => {
+      const invite = await ctx.db.transaction(async (tx) => {
         const invite = await insertInvitation(tx, {
           projectId: input.projectId,
           email: input.email,
@@ -76,8 +82,36 @@ export const membersRouter = router({
           targetId: invite.id,
           data: { email: input.email.toLowerCase(), role: input.role },
         });
+        return invite;
       });
-      return { inviteUrl: `${origin(ctx)}/invite#token=${token}`, expiresAt };
+      return { id: invite.id, inviteUrl: `${origin(ctx)}/invite#token=${token}`, expiresAt };
+    }),
+
+  /** Open invitations (not accepted, not expired); the links themselves are never shown again. */
+  invitations: authedProcedure.input(projectPageInput).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.projectId, "owner");
+    return listOpenInvitations(ctx.db, input.projectId, input, ctx.now());
+  }),
+
+  revokeInvitation: authedProcedure
+    .input(z.strictObject({ id: idSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const invite = await findInvitation(ctx.db, input.id);
+      if (!invite) throw new TRPCError({ code: "NOT_FOUND", message: "Invitation not found." });
+      await requireRole(ctx, invite.projectId, "owner");
+      await ctx.db.transaction(async (tx) => {
+        const row = await deleteOpenInvitation(tx, invite.id, ctx.now());
+        if (!row) throw new TRPCError({ code: "NOT_FOUND", message: "Invitation not found." });
+        await recordAudit(tx, {
+          projectId: invite.projectId,
+          actor: auditActor(ctx.actor),
+          action: "member.revoke_invitation",
+          targetType: "invitation",
+          targetId: invite.id,
+          data: { email: invite.email },
+        });
+      });
+      return { ok: true };
     }),
 
   setRole: authedProcedure
@@ -114,12 +148,23 @@ export const membersRouter = router({
         await assertNotLastOwner(input.projectId, input.userId, tx);
         const row = await deleteMembership(tx, input.projectId, input.userId);
         if (!row) throw new TRPCError({ code: "NOT_FOUND", message: "Member not found." });
+        // Access ends with the membership: the links they sent and the tokens they made
+        // (and the tokens those made) stop working with it.
+        const now = ctx.now();
+        const invitationIds = await deleteOpenInvitationsFrom(
+          tx,
+          input.projectId,
+          input.userId,
+          now,
+        );
+        const tokenIds = await revokeTokensCreatedBy(tx, input.projectId, input.userId, now);
         await recordAudit(tx, {
           projectId: input.projectId,
           actor: auditActor(ctx.actor),
           action: "member.remove",
           targetType: "user",
           targetId: input.userId,
+          data: { invitationsRevoked: invitationIds, tokensRevoked: tokenIds },
         });
         return nextChangeVersion(tx);
       });

@@ -61,7 +61,18 @@ export const projectsRouter = router({
       const project = await ctx.db.transaction(async (tx) => {
         const row = await insertProject(tx, input.name);
         if (actor.type === "user") await upsertMembership(tx, row.id, actor.userId, "owner");
-        if (input.copyCatalogFrom) await copyCatalog(tx, input.copyCatalogFrom, row.id);
+        if (input.copyCatalogFrom) {
+          await copyCatalog(tx, input.copyCatalogFrom, row.id);
+          // The copy takes the source's sealed provider keys along: its admins see who took them.
+          await recordAudit(tx, {
+            projectId: input.copyCatalogFrom,
+            actor: auditActor(actor),
+            action: "project.catalog_copied",
+            targetType: "project",
+            targetId: row.id,
+            data: { toProjectId: row.id, toProjectName: input.name },
+          });
+        }
         await recordAudit(tx, {
           projectId: row.id,
           actor: auditActor(actor),

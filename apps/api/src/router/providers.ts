@@ -14,7 +14,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditActor } from "../audit-actor.ts";
 import { pageInput, projectIdSchema } from "../inputs.ts";
-import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
+import { type AuthedContext, authedProcedure, fieldError, requireRole, router } from "../trpc.ts";
 import { checkUpstreamUrl } from "../upstream-url.ts";
 
 const apiKeySchema = z.string().min(1).max(4096);
@@ -110,6 +110,15 @@ export const providersRouter = router({
       const provider = await loadProvider(ctx, input.projectId, input.id, "admin");
       const baseUrl =
         input.baseUrl === undefined ? undefined : await validBaseUrl(ctx, input.baseUrl);
+      // The proxy sends the stored key to baseUrl: pointing it at another origin must not
+      // hand the key to whoever runs that origin, so the key is given again with the move.
+      if (
+        baseUrl !== undefined &&
+        input.apiKey === undefined &&
+        new URL(baseUrl).origin !== new URL(provider.baseUrl).origin
+      ) {
+        fieldError("apiKey", "is required when baseUrl moves to another origin");
+      }
       const updated = await ctx.db.transaction(async (tx) => {
         const row = await updateProvider(
           tx,

@@ -6,6 +6,7 @@ import { keysRouter } from "./keys.ts";
 import { logsRouter } from "./logs.ts";
 import { membersRouter } from "./members.ts";
 import { modelsRouter } from "./models.ts";
+import { policyRouter } from "./policy.ts";
 import { projectsRouter } from "./projects.ts";
 import { providersRouter } from "./providers.ts";
 import { tokensRouter } from "./tokens.ts";
@@ -18,6 +19,7 @@ export const appRouter = router({
   providers: providersRouter,
   models: modelsRouter,
   keys: keysRouter,
+  policy: policyRouter,
   usage: usageRouter,
   logs: logsRouter,
   tokens: tokensRouter,

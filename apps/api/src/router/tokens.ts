@@ -56,6 +56,14 @@ export const tokensRouter = router({
       if (input.expiresAt && input.expiresAt <= now) {
         throw new TRPCError({ code: "BAD_REQUEST", message: "expiresAt must be in the future." });
       }
+      // A token made by a token lives no longer than its parent: otherwise a short-lived token
+      // could mint itself a permanent successor.
+      let expiresAt = input.expiresAt ?? null;
+      if (ctx.actor.type === "token") {
+        const parent = await findToken(ctx.db, ctx.actor.tokenId);
+        const parentEnd = parent?.expiresAt ?? null;
+        if (parentEnd && (!expiresAt || expiresAt > parentEnd)) expiresAt = parentEnd;
+      }
       const secret = generateSecret("token");
       const token = await ctx.db.transaction(async (tx) => {
         const row = await insertToken(tx, {
@@ -64,7 +72,7 @@ export const tokensRouter = router({
           role: input.role,
           secretHash: hashSecret(secret),
           display: displaySecret(secret),
-          expiresAt: input.expiresAt ?? null,
+          expiresAt,
           createdBy: auditActor(ctx.actor).id,
         });
         await recordAudit(tx, {

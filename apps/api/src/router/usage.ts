@@ -1,8 +1,8 @@
-import { usageSummary, usageTimeseries } from "@osm/db/queries/usage";
+import { usageGroups, usageSummary, usageTimeseries } from "@osm/db/queries/usage";
 import { formatUsd } from "@osm/policy/money";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { idSchema, projectIdSchema } from "../inputs.ts";
+import { attributionInput, idSchema, projectIdSchema } from "../inputs.ts";
 import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
 
 const defaultRangeMs = 30 * 24 * 3600 * 1000;
@@ -37,12 +37,18 @@ export const usageRouter = router({
         projectId: projectIdSchema,
         from: z.date().optional(),
         to: z.date().optional(),
+        ...attributionInput,
       }),
     )
     .query(async ({ ctx, input }) => {
       await requireRole(ctx, input.projectId, "viewer");
       const r = range(ctx, input.from, input.to);
-      const s = await usageSummary(ctx.db, { projectId: input.projectId, ...r });
+      const s = await usageSummary(ctx.db, {
+        projectId: input.projectId,
+        endUser: input.endUser,
+        tag: input.tag,
+        ...r,
+      });
       return {
         ...r,
         overall: present(s.overall),
@@ -51,14 +57,18 @@ export const usageRouter = router({
       };
     }),
 
+  /** Hourly or daily points from the rollups, one per bucket and series (model, key or provider). */
   timeseries: authedProcedure
     .input(
       z.strictObject({
         projectId: projectIdSchema,
         keyId: idSchema.optional(),
+        keyIds: z.array(idSchema).min(1).max(20).optional(),
         bucket: z.enum(["hour", "day"]),
+        groupBy: z.enum(usageGroups).default("model"),
         from: z.date().optional(),
         to: z.date().optional(),
+        ...attributionInput,
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -66,9 +76,17 @@ export const usageRouter = router({
       const r = range(ctx, input.from, input.to);
       const rows = await usageTimeseries(
         ctx.db,
-        { projectId: input.projectId, keyId: input.keyId, ...r },
+        {
+          projectId: input.projectId,
+          keyId: input.keyId,
+          keyIds: input.keyIds,
+          endUser: input.endUser,
+          tag: input.tag,
+          ...r,
+        },
         input.bucket,
+        input.groupBy,
       );
-      return { ...r, bucket: input.bucket, points: rows.map(present) };
+      return { ...r, bucket: input.bucket, groupBy: input.groupBy, points: rows.map(present) };
     }),
 });

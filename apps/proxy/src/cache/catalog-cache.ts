@@ -6,7 +6,11 @@ import type { Catalog, CatalogModel, CatalogProvider } from "@osm/policy/evaluat
 import { Lru } from "./lru.ts";
 import type { SeenVersions } from "./versions.ts";
 
-export type RoutableModel = CatalogModel & { upstreamModel: string; rowId: string };
+export type RoutableModel = CatalogModel & {
+  upstreamModel: string;
+  rowId: string;
+  cachedInputPer1M: bigint | null;
+};
 export type RoutableProvider = CatalogProvider & { baseUrl: string; apiKey: string; rowId: string };
 
 /** One project's catalog as evaluate() and the provider adapters read it. */
@@ -27,6 +31,9 @@ export class CatalogCache {
   private readonly byProject: Lru<string, Entry>;
   private readonly projectOfRow = new Map<string, string>();
   private readonly pending = new Map<string, Promise<ProjectCatalog>>();
+  /** Read by the metrics scrape: catalog lookups, and those the cache could not answer. */
+  lookups = 0;
+  misses = 0;
 
   constructor(
     private readonly db: Db,
@@ -39,8 +46,10 @@ export class CatalogCache {
   }
 
   async get(projectId: string): Promise<ProjectCatalog> {
+    this.lookups++;
     const entry = this.byProject.get(projectId);
     if (entry && entry.expiresAt > this.clock()) return entry.catalog;
+    this.misses++;
     const inflight = this.pending.get(projectId);
     if (inflight) return inflight;
     const fill = this.fill(projectId).finally(() => this.pending.delete(projectId));
@@ -75,6 +84,7 @@ export class CatalogCache {
           tier: m.tier,
           inputPer1M: m.inputPer1M,
           outputPer1M: m.outputPer1M,
+          cachedInputPer1M: m.cachedInputPer1M,
           active: m.active,
           maxOutputTokens: m.maxOutputTokens,
           tokenParam: m.tokenParam,

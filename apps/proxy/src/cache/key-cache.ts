@@ -52,6 +52,9 @@ export class KeyCache {
   private readonly byHash: Lru<string, Entry>;
   private readonly hashesById = new Map<string, Set<string>>();
   private readonly pending = new Map<string, Promise<CachedKey | null>>();
+  /** Read by the metrics scrape: lookups by secret, and those the cache could not answer. */
+  lookups = 0;
+  misses = 0;
 
   constructor(
     private readonly db: Db,
@@ -62,10 +65,18 @@ export class KeyCache {
     this.byHash = new Lru(capacity);
   }
 
+  /** True when lookup() would answer without a new database read. */
+  isCached(secretHash: string): boolean {
+    const entry = this.byHash.get(secretHash);
+    return (entry !== undefined && entry.expiresAt > this.clock()) || this.pending.has(secretHash);
+  }
+
   /** The key for a secret hash; one database read per hash however many requests wait on it. */
   async lookup(secretHash: string): Promise<CachedKey | null> {
+    this.lookups++;
     const entry = this.byHash.get(secretHash);
     if (entry && entry.expiresAt > this.clock()) return entry.key;
+    this.misses++;
     const inflight = this.pending.get(secretHash);
     if (inflight) return inflight;
     const fill = this.fill(secretHash).finally(() => this.pending.delete(secretHash));

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from "node:dns";
-import { guardedLookup, type LookupFn } from "@osm/policy/addresses";
+import { guardedLookup, type LookupFn } from "@osm/net/addresses";
 import { Agent } from "undici";
 
 export type { LookupFn };

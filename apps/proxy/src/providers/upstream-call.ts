@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { isRefusedLiteral } from "@osm/policy/addresses";
+import { isRefusedLiteral } from "@osm/net/addresses";
 import type { Agent, Dispatcher } from "undici";
 import { GatewayError } from "../errors.ts";
 
@@ -17,7 +17,7 @@ export async function callUpstream(
   agent: Agent,
   url: string,
   init: {
-    method: "POST" | "GET";
+    method: "POST" | "GET" | "DELETE";
     headers: Record<string, string>;
     body?: string | Buffer;
     signal: AbortSignal;
@@ -153,7 +153,8 @@ export function upstreamStatusError(
   return new GatewayError("upstream_error", `The provider failed (HTTP ${status}).`);
 }
 
-function scrub(message: string, secrets: string[]): string {
+/** A provider's message as clients may read it: bounded, without credentials in it. */
+export function scrub(message: string, secrets: string[]): string {
   let out = message.slice(0, 1000);
   for (const s of secrets) if (s.length >= 8) out = out.split(s).join("[redacted]");
   // Providers echo partial keys ("Incorrect API key provided: sk-abc***xyz").

@@ -1,6 +1,6 @@
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { DenialCodes } from "@osm/policy/evaluate";
-import type { Admission } from "../budget/admission.ts";
+import type { Admission } from "../admission/admission.ts";
 import type { CachedKey } from "../cache/key-cache.ts";
 import type { ErrorCode, GatewayError } from "../errors.ts";
 
@@ -16,6 +16,8 @@ export class RequestRecord {
   stream = false;
   inputTokens = 0;
   outputTokens = 0;
+  /** The part of inputTokens the provider served from its prompt cache. */
+  cachedInputTokens = 0;
   cost = 0n;
   reserved = 0n;
   status = 200;
@@ -23,6 +25,13 @@ export class RequestRecord {
   /** The reservation this request holds, if its key has a limit or rate limits. */
   admission: Admission | null = null;
   limitHit = false;
+  /** When the upstream request was sent (hrtime), for the upstream latency histogram. */
+  upstreamSentAt: bigint | null = null;
+  /** End-user attribution: the body's safety_identifier / user, the x-osm-tags header. */
+  endUser: string | null = null;
+  tags: string[] | null = null;
+  /** A shadow-mode rule that would have refused this request. */
+  shadowDenial: { code: string; message: string } | null = null;
   private emitted = false;
 
   constructor(
@@ -60,6 +69,9 @@ export class RequestRecord {
       reservedNanos: this.reserved.toString(),
       latencyMs: Number((endedAt - this.startedAt) / 1_000_000n),
       admittedAt: this.admittedAt.toISOString(),
+      ...(this.endUser === null ? {} : { endUser: this.endUser }),
+      ...(this.tags === null ? {} : { tags: this.tags }),
+      ...(this.shadowDenial ? { shadowDenial: this.shadowDenial } : {}),
       ...(this.limitHit && this.key.spendLimit !== null
         ? { limitHit: true, limitNanos: this.key.spendLimit.toString() }
         : {}),

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { type UsageEvent, usageEventSchema } from "@osm/jobs/usage-event";
 
@@ -32,6 +32,25 @@ export class SpillFile {
       }
     });
     return this.writing;
+  }
+
+  /** What waits in the spill directory (any process's files): how far Redis is behind. */
+  async depth(): Promise<{ files: number; bytes: number }> {
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.endsWith(".ndjson"));
+    } catch {
+      return { files: 0, bytes: 0 };
+    }
+    let bytes = 0;
+    for (const name of names) {
+      // A file claimed for replay between readdir and stat is no longer waiting.
+      bytes += await stat(join(this.dir, name)).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+    return { files: names.length, bytes };
   }
 
   /** Claims every spill file (this process's and crashed ones') and hands their events over. */

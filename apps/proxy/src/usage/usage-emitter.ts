@@ -69,9 +69,9 @@ export class UsageEmitter {
   private moveAgain = false;
   private closed = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Events handed to the queue (moved out of the inbox). */
   sent = 0;
   spilled = 0;
-  moved = 0;
 
   constructor(private readonly o: UsageEmitterOptions) {
     this.keys = inboxKeys(o.prefix, this.id);
@@ -127,7 +127,6 @@ export class UsageEmitter {
         const batch = this.waiting.splice(0, maxBatch);
         try {
           await this.append(batch.map((w) => w.line));
-          this.sent += batch.length;
           this.scheduleMove();
         } catch (err) {
           this.redisSuspendedUntil = Date.now() + suspendAfterFailureMs;
@@ -196,7 +195,7 @@ export class UsageEmitter {
           if (lines.length === 0) break;
           const events = await this.enqueueParsed(lines);
           await this.redis.osmTrimInbox(this.keys.inbox, lines.length, lines[0]!, lines.at(-1)!);
-          this.moved += events.length;
+          this.sent += events.length;
           if (lines.length < maxBatch && !this.moveAgain) break;
         }
       } catch (err) {

@@ -1,5 +1,5 @@
 import { newId } from "@osm/keys/ids";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, like, lt } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { type ActorType, auditLog } from "../schema/audit.ts";
 import { type PageParams, toPage } from "./pagination.ts";
@@ -29,7 +29,14 @@ export async function recordAudit(tx: DbOrTx, entry: AuditEntry): Promise<void> 
   });
 }
 
-export async function listAudit(db: DbOrTx, projectId: string, page: PageParams) {
+export type AuditFilter = { targetId?: string; action?: string; actorId?: string };
+
+export async function listAudit(
+  db: DbOrTx,
+  projectId: string,
+  page: PageParams,
+  filter: AuditFilter = {},
+) {
   const rows = await db
     .select()
     .from(auditLog)
@@ -37,6 +44,14 @@ export async function listAudit(db: DbOrTx, projectId: string, page: PageParams)
       and(
         eq(auditLog.projectId, projectId),
         page.cursor ? lt(auditLog.id, page.cursor) : undefined,
+        filter.targetId ? eq(auditLog.targetId, filter.targetId) : undefined,
+        // "key." lists every key action; a full name one action.
+        filter.action
+          ? filter.action.endsWith(".")
+            ? like(auditLog.action, `${filter.action}%`)
+            : eq(auditLog.action, filter.action)
+          : undefined,
+        filter.actorId ? eq(auditLog.actorId, filter.actorId) : undefined,
       ),
     )
     .orderBy(desc(auditLog.id))

@@ -109,7 +109,7 @@ export type NewModel = Pick<
   ModelRow,
   "projectId" | "slug" | "providerId" | "upstreamModel" | "inputPer1M" | "outputPer1M" | "tier"
 > &
-  Partial<Pick<ModelRow, "maxOutputTokens" | "tokenParam" | "active">>;
+  Partial<Pick<ModelRow, "maxOutputTokens" | "tokenParam" | "active" | "cachedInputPer1M">>;
 
 export async function insertModel(db: DbOrTx, values: NewModel) {
   const [row] = await db
@@ -127,6 +127,7 @@ export type ModelChanges = Partial<
     | "upstreamModel"
     | "inputPer1M"
     | "outputPer1M"
+    | "cachedInputPer1M"
     | "tier"
     | "maxOutputTokens"
     | "tokenParam"
@@ -177,6 +178,7 @@ export async function copyCatalog(db: DbOrTx, fromProjectId: string, toProjectId
       upstreamModel: m.upstreamModel,
       inputPer1M: m.inputPer1M,
       outputPer1M: m.outputPer1M,
+      cachedInputPer1M: m.cachedInputPer1M,
       tier: m.tier,
       maxOutputTokens: m.maxOutputTokens,
       tokenParam: m.tokenParam,

@@ -32,13 +32,16 @@ export type IngestEvent = {
   latencyMs: number;
   /** ISO instant; the event settles into this instant's UTC hour, day and budget window. */
   admittedAt: string;
+  endUser?: string;
+  tags?: string[];
+  shadowDenial?: { code: string; message: string };
 };
 
 export type IngestResult = { inserted: number; duplicates: number };
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-// PostgreSQL takes at most 65,535 bind parameters per statement; the widest row here has 15.
+// PostgreSQL takes at most 65,535 bind parameters per statement; the widest row here has 17.
 const ROWS_PER_STATEMENT = 1000;
 
 type Parsed = { event: IngestEvent; at: number; cost: bigint };
@@ -125,6 +128,10 @@ function ledgerRow({ event, at, cost }: Parsed): typeof usageLedger.$inferInsert
     cost,
     reserved: BigInt(event.reservedNanos),
     latencyMs: event.latencyMs,
+    endUser: event.endUser ?? null,
+    tags: event.tags ?? null,
+    shadowCode: event.shadowDenial?.code ?? null,
+    shadowMessage: event.shadowDenial?.message ?? null,
     admittedAt: new Date(at),
   };
 }

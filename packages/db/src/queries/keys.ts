@@ -18,6 +18,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
+import type { ActorType } from "../schema/audit.ts";
 import { nextVersion } from "../schema/columns.ts";
 import { type ApiKeyRow, apiKeys, keyRotations } from "../schema/keys.ts";
 import { keySpendDaily, usageLedger } from "../schema/usage.ts";
@@ -94,26 +95,98 @@ export async function findKeyForUpdate(db: DbOrTx, id: string) {
 
 const escapeLike = (q: string) => q.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+export const keySorts = ["created", "spend", "lastUsed", "expiry"] as const;
+export type KeySort = (typeof keySorts)[number];
+export const limitStates = ["none", "limited", "near", "reached"] as const;
+export type LimitState = (typeof limitStates)[number];
+
+// Settled spend of the key's current window from the daily totals (a spend reset inside the
+// window is not subtracted: this only orders and filters lists, the shown figure is exact).
+const windowSpend = sql<string>`coalesce((select sum(d.cost) from ${keySpendDaily} d where d.key_id = ${apiKeys.id} and d.day >= case ${apiKeys.budgetPeriod}
+  when 'daily' then (now() at time zone 'UTC')::date
+  when 'weekly' then date_trunc('week', now() at time zone 'UTC')::date
+  when 'monthly' then date_trunc('month', now() at time zone 'UTC')::date
+  else '-infinity'::date end), 0)`;
+
+function limitCondition(state: LimitState): SQL | undefined {
+  switch (state) {
+    case "none":
+      return isNull(apiKeys.spendLimit);
+    case "limited":
+      return isNotNull(apiKeys.spendLimit);
+    case "reached":
+      return or(
+        eq(apiKeys.limitReached, true),
+        and(isNotNull(apiKeys.spendLimit), sql`${windowSpend} >= ${apiKeys.spendLimit}`),
+      );
+    case "near":
+      return and(
+        isNotNull(apiKeys.spendLimit),
+        sql`${windowSpend} * 5 >= ${apiKeys.spendLimit} * 4`,
+      );
+  }
+}
+
+function sortOrder(sort: KeySort): SQL[] {
+  switch (sort) {
+    case "spend":
+      return [sql`${windowSpend} desc`, desc(apiKeys.id)];
+    case "lastUsed":
+      return [sql`${apiKeys.lastUsedAt} desc nulls last`, desc(apiKeys.id)];
+    case "expiry":
+      return [sql`${apiKeys.expiresAt} asc nulls last`, desc(apiKeys.id)];
+    case "created":
+      return [desc(apiKeys.id)];
+  }
+}
+
+/**
+ * A page of a project's keys. Newest first pages by id (keyset); the other orders depend on
+ * values that move (spend, last use), so they page by offset ("o:<n>" cursors).
+ */
 export async function listKeys(
   db: DbOrTx,
-  params: PageParams & { projectId: string; status?: KeyStatus; q?: string; now: Date },
+  params: PageParams & {
+    projectId: string;
+    status?: KeyStatus;
+    limitState?: LimitState;
+    q?: string;
+    sort?: KeySort;
+    now: Date;
+  },
 ) {
+  const sort = params.sort ?? "created";
+  const offset = params.cursor?.startsWith("o:") ? Number(params.cursor.slice(2)) || 0 : 0;
+  const keyset = sort === "created" && params.cursor && !params.cursor.startsWith("o:");
+  const q = params.q?.replace(/^osm_[^…]*…/, "");
   const rows = await db
     .select()
     .from(apiKeys)
     .where(
       and(
         eq(apiKeys.projectId, params.projectId),
-        params.cursor ? lt(apiKeys.id, params.cursor) : undefined,
+        keyset ? lt(apiKeys.id, params.cursor!) : undefined,
         params.status ? statusCondition(params.status, params.now) : undefined,
-        params.q
-          ? or(ilike(apiKeys.label, `%${escapeLike(params.q)}%`), eq(apiKeys.id, params.q))
+        params.limitState ? limitCondition(params.limitState) : undefined,
+        q
+          ? or(
+              ilike(apiKeys.label, `%${escapeLike(q)}%`),
+              eq(apiKeys.id, q),
+              // The last four characters of the secret, as the display form shows them.
+              ilike(apiKeys.display, `%${escapeLike(q)}`),
+            )
           : undefined,
       ),
     )
-    .orderBy(desc(apiKeys.id))
+    .orderBy(...sortOrder(sort))
+    .offset(offset)
     .limit(params.limit + 1);
-  return toPage(rows, params.limit);
+  if (sort === "created" && !params.cursor?.startsWith("o:")) return toPage(rows, params.limit);
+  const items = rows.slice(0, params.limit);
+  return {
+    items,
+    nextCursor: rows.length > params.limit ? `o:${offset + params.limit}` : null,
+  };
 }
 
 export type KeyChanges = Partial<
@@ -160,21 +233,39 @@ export async function findRotation(db: DbOrTx, keyId: string, idempotencyKey: st
   return row;
 }
 
+/** How long a rotation can be replayed; the worker deletes its saved secret after that. */
+export const rotationReplayWindowMs = 24 * 3600 * 1000;
+
 export async function saveRotation(
   db: DbOrTx,
-  keyId: string,
-  idempotencyKey: string,
-  sealedSecret: string,
-  now: Date,
+  rotation: {
+    keyId: string;
+    idempotencyKey: string;
+    sealedSecret: string;
+    actor: { type: ActorType; id: string | null };
+    now: Date;
+  },
 ) {
-  // A stale row with the same idempotency key (older than 24 h) is replaced.
+  const values = {
+    sealedSecret: rotation.sealedSecret,
+    actorType: rotation.actor.type,
+    actorId: rotation.actor.id,
+    createdAt: rotation.now,
+  };
+  // A stale row with the same idempotency key (past the replay window) is replaced.
   await db
     .insert(keyRotations)
-    .values({ keyId, idempotencyKey, sealedSecret, createdAt: now })
-    .onConflictDoUpdate({
-      target: [keyRotations.keyId, keyRotations.idempotencyKey],
-      set: { sealedSecret, createdAt: now },
-    });
+    .values({ keyId: rotation.keyId, idempotencyKey: rotation.idempotencyKey, ...values })
+    .onConflictDoUpdate({ target: [keyRotations.keyId, keyRotations.idempotencyKey], set: values });
+}
+
+/** Deletes the saved secrets of rotations past the replay window; returns how many went. */
+export async function deleteExpiredRotations(db: DbOrTx, now: Date): Promise<number> {
+  const rows = await db
+    .delete(keyRotations)
+    .where(lt(keyRotations.createdAt, new Date(now.getTime() - rotationReplayWindowMs)))
+    .returning({ keyId: keyRotations.keyId });
+  return rows.length;
 }
 
 export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };

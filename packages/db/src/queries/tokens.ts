@@ -1,5 +1,5 @@
 import { newId } from "@osm/keys/ids";
-import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { nextVersion } from "../schema/columns.ts";
 import { managementTokens } from "../schema/keys.ts";
@@ -70,4 +70,28 @@ export async function revokeToken(db: DbOrTx, id: string, now: Date) {
     .where(and(eq(managementTokens.id, id), isNull(managementTokens.revokedAt)))
     .returning();
   return row;
+}
+
+/**
+ * Revokes the live tokens that `creatorId` made in a project, and the tokens those tokens
+ * made, down the whole chain; returns the revoked ids.
+ */
+export async function revokeTokensCreatedBy(
+  db: DbOrTx,
+  projectId: string,
+  creatorId: string,
+  now: Date,
+): Promise<string[]> {
+  const rows = await db.execute<{ id: string }>(sql`
+    with recursive made (id) as (
+      select id from management_tokens where project_id = ${projectId} and created_by = ${creatorId}
+      union
+      select t.id from management_tokens as t join made on t.created_by = made.id
+      where t.project_id = ${projectId}
+    )
+    update management_tokens set revoked_at = ${now.toISOString()}, updated_at = ${now.toISOString()},
+      version = ${nextVersion}
+    where id in (select id from made) and revoked_at is null
+    returning id`);
+  return [...rows].map((r) => r.id);
 }

@@ -41,6 +41,8 @@ export const models = pgTable(
     /** nano-USD per 1M tokens */
     inputPer1M: nanos().notNull(),
     outputPer1M: nanos().notNull(),
+    /** Cached input tokens' price; null charges them the full input price. */
+    cachedInputPer1M: nanos(),
     tier: text({ enum: tiers }).notNull(),
     maxOutputTokens: integer().notNull().default(4096),
     tokenParam: text({ enum: tokenParams }).notNull().default("max_tokens"),

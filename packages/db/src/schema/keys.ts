@@ -1,4 +1,5 @@
 import { boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { actorTypes } from "./audit.ts";
 import { createdAt, nanos, timestamps, versioned } from "./columns.ts";
 import { projects, roles } from "./projects.ts";
 
@@ -38,7 +39,10 @@ export const apiKeys = pgTable(
   (t) => [index().on(t.projectId, t.createdAt)],
 );
 
-/** Lets a retried rotate return the secret of the first attempt (sealed, kept 24 h). */
+/**
+ * Lets a retried rotate return the secret of the first attempt to the same caller (sealed with
+ * OSM_SECRET; the worker deletes rows after 24 h).
+ */
 export const keyRotations = pgTable(
   "key_rotations",
   {
@@ -47,6 +51,9 @@ export const keyRotations = pgTable(
       .references(() => apiKeys.id, { onDelete: "cascade" }),
     idempotencyKey: text().notNull(),
     sealedSecret: text().notNull(),
+    /** Who rotated: only they may replay. Rows from before this column replay for nobody. */
+    actorType: text({ enum: actorTypes }),
+    actorId: text(),
     ...createdAt,
   },
   (t) => [primaryKey({ columns: [t.keyId, t.idempotencyKey] })],

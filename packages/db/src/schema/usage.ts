@@ -36,6 +36,13 @@ export const usageLedger = pgTable(
     cost: nanos().notNull().default(sql`0`),
     reserved: nanos().notNull().default(sql`0`),
     latencyMs: integer().notNull().default(0),
+    /** Who the client said the request is for (`safety_identifier` / `user`), if anyone. */
+    endUser: text(),
+    /** The request's `x-osm-tags`, if any. */
+    tags: text().array(),
+    /** Set when a shadow-mode policy rule would have refused this (allowed) request. */
+    shadowCode: text(),
+    shadowMessage: text(),
     /** The request settles into the budget window it was admitted in. */
     admittedAt: timestamp({ withTimezone: true }).notNull(),
     ...createdAt,

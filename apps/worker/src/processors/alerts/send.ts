@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { guardedLookup, isRefusedLiteral, type LookupFn } from "@osm/policy/addresses";
+import { guardedLookup, isRefusedLiteral, type LookupFn } from "@osm/net/addresses";
 
 export type { LookupFn };
 

@@ -1,4 +1,5 @@
 import type { Db } from "@osm/db/client";
+import { deleteExpiredRotations } from "@osm/db/queries/keys";
 import { clearEndedGraces, resetDueWindows } from "@osm/db/queries/limits";
 import type { Logger } from "pino";
 import type { Publish } from "../../invalidations.ts";
@@ -11,6 +12,8 @@ export type HousekeepingResult = {
   reconciled?: ReconcileResult;
   /** Ledger rows of expired days dropped by this pass (OSM_LOG_RETENTION_DAYS). */
   ledgerRowsDropped: number;
+  /** Saved rotation secrets past their 24 h replay window, deleted by this pass. */
+  rotationSecretsDropped: number;
 };
 
 /**
@@ -37,8 +40,16 @@ export async function runHousekeeping(
   if (resets.length || graces.length) {
     deps.log.info({ windowResets: resets.length, gracesEnded: graces.length }, "housekeeping pass");
   }
+  // A replayable rotation keeps its secret (sealed) for 24 h; past that nothing may hold it.
+  const rotationSecretsDropped = await deleteExpiredRotations(deps.db, now);
   const reconciled = deps.reconcile ? await reconcileCounters(deps.reconcile, now) : undefined;
   // Last: on the first pass of a day it may take a while, and nothing above waits for it.
   const ledgerRowsDropped = deps.retention ? await deps.retention(now) : 0;
-  return { windowResets: resets.length, gracesEnded: graces.length, reconciled, ledgerRowsDropped };
+  return {
+    windowResets: resets.length,
+    gracesEnded: graces.length,
+    reconciled,
+    ledgerRowsDropped,
+    rotationSecretsDropped,
+  };
 }

@@ -1,11 +1,11 @@
 import type { Db } from "@osm/db/client";
 import type { IngestResult } from "@osm/db/queries/ingest";
 import { jobNames } from "@osm/jobs/queues";
+import { usageEvent } from "@osm/testing/usage-events";
 import { type Job, UnrecoverableError } from "bullmq";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createWorkerMetrics } from "../../metrics.ts";
-import { usageEvent } from "../../test-support.ts";
 import { createIngestBatchProcessor } from "./ingest-batch.ts";
 
 const log = pino({ level: "silent" });

@@ -1,0 +1,500 @@
+import { policyDenial } from "@osm/policy/evaluate";
+import { parseUsd } from "@osm/policy/money";
+import { modelIdSchema, pricePer1MSchema, slugSchema } from "@osm/policy/schemas";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useParams } from "@tanstack/react-router";
+import { Download, Plus } from "lucide-react";
+import { useState } from "react";
+import { toast } from "sonner";
+import { z } from "zod";
+import { Badge } from "../components/ui/badge.tsx";
+import { Button } from "../components/ui/button.tsx";
+import {
+  Card,
+  CardContent,
+  CardDescription,
+  CardHeader,
+  CardTitle,
+} from "../components/ui/card.tsx";
+import { Switch } from "../components/ui/controls.tsx";
+import { Dialog, DialogContent } from "../components/ui/dialog.tsx";
+import { Field, Input, NativeSelect } from "../components/ui/input.tsx";
+import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
+import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
+import { describedBy, useZodForm } from "../lib/forms.ts";
+import { formatMoney } from "../lib/money.ts";
+import { type Outputs, useProjectRole } from "../lib/session.ts";
+import { errorMessage, trpcClient, useTRPC } from "../lib/trpc.ts";
+
+const providerSchema = z.object({
+  id: slugSchema,
+  kind: z.enum(["openai", "anthropic"]),
+  baseUrl: z.url("Must be a URL like https://api.openai.com/v1"),
+  apiKey: z.string().min(1, "Paste the provider's API key"),
+});
+
+function ProviderDialog({
+  projectId,
+  open,
+  onOpenChange,
+}: {
+  projectId: string;
+  open: boolean;
+  onOpenChange: (o: boolean) => void;
+}) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const form = useZodForm(providerSchema, {
+    defaultValues: { id: "", kind: "openai", baseUrl: "", apiKey: "" },
+  });
+  const errors = form.formState.errors;
+  const submit = form.handleSubmit(async (v) => {
+    try {
+      await trpcClient.providers.create.mutate({ projectId, ...v });
+      await queryClient.invalidateQueries({ queryKey: trpc.providers.pathKey() });
+      toast.success(`Provider ${v.id} added.`);
+      form.reset();
+      onOpenChange(false);
+    } catch (err) {
+      form.setError("root", { message: errorMessage(err) });
+    }
+  });
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent
+        title="Add provider"
+        description="The API key is stored encrypted and never shown again."
+      >
+        <form onSubmit={submit} className="grid gap-3" noValidate>
+          <Field
+            id="prov-id"
+            label="Id"
+            hint="Used in policies, e.g. openai."
+            error={errors.id?.message}
+          >
+            <Input {...describedBy("prov-id", errors.id)} {...form.register("id")} />
+          </Field>
+          <Field id="prov-kind" label="API kind">
+            <NativeSelect id="prov-kind" {...form.register("kind")}>
+              <option value="openai">OpenAI-compatible</option>
+              <option value="anthropic">Anthropic</option>
+            </NativeSelect>
+          </Field>
+          <Field id="prov-url" label="Base URL" error={errors.baseUrl?.message}>
+            <Input
+              placeholder="https://api.openai.com/v1"
+              {...describedBy("prov-url", errors.baseUrl)}
+              {...form.register("baseUrl")}
+            />
+          </Field>
+          <Field id="prov-key" label="API key" error={errors.apiKey?.message}>
+            <Input
+              type="password"
+              autoComplete="off"
+              {...describedBy("prov-key", errors.apiKey)}
+              {...form.register("apiKey")}
+            />
+          </Field>
+          {errors.root ? (
+            <p role="alert" className="text-sm text-destructive">
+              {errors.root.message}
+            </p>
+          ) : null}
+          <div className="flex justify-end gap-2">
+            <Button variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={form.formState.isSubmitting}>
+              Add provider
+            </Button>
+          </div>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+const price = z.string().superRefine((t, ctx) => {
+  const r = pricePer1MSchema.safeParse(t.trim());
+  if (!r.success) ctx.addIssue({ code: "custom", message: r.error.issues[0]!.message });
+});
+const modelSchema = z.object({
+  id: modelIdSchema,
+  providerId: z.string().min(1, "Pick a provider"),
+  upstreamModel: z.string().trim().min(1, "Name the provider's model"),
+  inputUsdPer1M: price,
+  outputUsdPer1M: price,
+  tier: z.enum(["free", "paid", "premium"]),
+});
+
+function ModelDialog({
+  projectId,
+  providers,
+  open,
+  onOpenChange,
+}: {
+  projectId: string;
+  providers: string[];
+  open: boolean;
+  onOpenChange: (o: boolean) => void;
+}) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const form = useZodForm(modelSchema, {
+    defaultValues: {
+      id: "",
+      providerId: providers[0] ?? "",
+      upstreamModel: "",
+      inputUsdPer1M: "",
+      outputUsdPer1M: "",
+      tier: "paid",
+    },
+  });
+  const errors = form.formState.errors;
+  const submit = form.handleSubmit(async (v) => {
+    try {
+      await trpcClient.models.create.mutate({
+        projectId,
+        ...v,
+        inputUsdPer1M: v.inputUsdPer1M.trim(),
+        outputUsdPer1M: v.outputUsdPer1M.trim(),
+      });
+      await queryClient.invalidateQueries({ queryKey: trpc.models.pathKey() });
+      toast.success(`Model ${v.id} added.`);
+      form.reset();
+      onOpenChange(false);
+    } catch (err) {
+      form.setError("root", { message: errorMessage(err) });
+    }
+  });
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent
+        title="Add model"
+        description="Clients call it by its id; prices are USD per 1M tokens."
+      >
+        <form onSubmit={submit} className="grid gap-3 sm:grid-cols-2" noValidate>
+          <Field id="model-id" label="Model id" error={errors.id?.message}>
+            <Input {...describedBy("model-id", errors.id)} {...form.register("id")} />
+          </Field>
+          <Field id="model-provider" label="Provider" error={errors.providerId?.message}>
+            <NativeSelect id="model-provider" {...form.register("providerId")}>
+              {providers.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </NativeSelect>
+          </Field>
+          <Field
+            id="model-upstream"
+            label="Upstream model"
+            error={errors.upstreamModel?.message}
+            className="sm:col-span-2"
+          >
+            <Input
+              {...describedBy("model-upstream", errors.upstreamModel)}
+              {...form.register("upstreamModel")}
+            />
+          </Field>
+          <Field id="model-in" label="Input USD / 1M" error={errors.inputUsdPer1M?.message}>
+            <Input
+              inputMode="decimal"
+              {...describedBy("model-in", errors.inputUsdPer1M)}
+              {...form.register("inputUsdPer1M")}
+            />
+          </Field>
+          <Field id="model-out" label="Output USD / 1M" error={errors.outputUsdPer1M?.message}>
+            <Input
+              inputMode="decimal"
+              {...describedBy("model-out", errors.outputUsdPer1M)}
+              {...form.register("outputUsdPer1M")}
+            />
+          </Field>
+          <Field id="model-tier" label="Tier">
+            <NativeSelect id="model-tier" {...form.register("tier")}>
+              <option value="free">free</option>
+              <option value="paid">paid</option>
+              <option value="premium">premium</option>
+            </NativeSelect>
+          </Field>
+          {errors.root ? (
+            <p role="alert" className="text-sm text-destructive sm:col-span-2">
+              {errors.root.message}
+            </p>
+          ) : null}
+          <div className="flex justify-end gap-2 sm:col-span-2">
+            <Button variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={form.formState.isSubmitting}>
+              Add model
+            </Button>
+          </div>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+type Model = Outputs["models"]["list"]["items"][number];
+type Key = Outputs["keys"]["list"]["items"][number];
+
+/** The live keys whose policy lets them call the model, by the gateway's own policy rules. */
+function reachingKeys(m: Model, keys: Key[]): Key[] {
+  const model = {
+    id: m.id,
+    providerId: m.providerId,
+    tier: m.tier,
+    inputPer1M: parseUsd(m.inputUsdPer1M) ?? 0n,
+    outputPer1M: parseUsd(m.outputUsdPer1M) ?? 0n,
+    active: m.active,
+    maxOutputTokens: m.maxOutputTokens,
+    tokenParam: m.tokenParam,
+  };
+  const provider = { id: m.providerId, kind: "openai" as const };
+  return keys.filter(
+    (k) =>
+      k.status === "active" &&
+      (k.policy.mode === "shadow" || !policyDenial(k.policy, { model: m.id }, model, provider)),
+  );
+}
+
+export function CatalogPage() {
+  const { projectId } = useParams({ from: "/projects/$projectId/catalog" });
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const { isAdmin } = useProjectRole(projectId);
+  const providers = useQuery(trpc.providers.list.queryOptions({ projectId, limit: 100 }));
+  const models = useQuery(trpc.models.list.queryOptions({ projectId, limit: 100 }));
+  const keys = useQuery(trpc.keys.list.queryOptions({ projectId, limit: 100 }));
+  const [addingProvider, setAddingProvider] = useState(false);
+  const [addingModel, setAddingModel] = useState(false);
+  const providerIds = providers.data?.items.map((p) => p.id) ?? [];
+
+  async function run(label: string, call: () => Promise<unknown>) {
+    try {
+      await call();
+      await queryClient.invalidateQueries({ queryKey: trpc.models.pathKey() });
+      await queryClient.invalidateQueries({ queryKey: trpc.providers.pathKey() });
+      toast.success(label);
+    } catch (err) {
+      toast.error(errorMessage(err));
+    }
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="Catalog"
+        description="The providers this project routes to and the priced models keys can call."
+      />
+      <Card>
+        <CardHeader>
+          <div>
+            <CardTitle>Providers</CardTitle>
+            <CardDescription>Credentials are write-only.</CardDescription>
+          </div>
+          {isAdmin ? (
+            <Button size="sm" onClick={() => setAddingProvider(true)}>
+              <Plus aria-hidden="true" />
+              Add provider
+            </Button>
+          ) : null}
+        </CardHeader>
+        <CardContent className="p-0">
+          {providers.isPending ? (
+            <Loading />
+          ) : providers.isError ? (
+            <div className="p-4">
+              <ErrorState error={providers.error} />
+            </div>
+          ) : providers.data.items.length === 0 ? (
+            <div className="p-4">
+              <EmptyState
+                title="No provider yet"
+                action={
+                  isAdmin ? (
+                    <Button onClick={() => setAddingProvider(true)}>Add a provider</Button>
+                  ) : null
+                }
+              >
+                Add an OpenAI-compatible or Anthropic endpoint with its API key.
+              </EmptyState>
+            </div>
+          ) : (
+            <Table aria-label="Providers">
+              <THead>
+                <tr>
+                  <Th>Id</Th>
+                  <Th>Kind</Th>
+                  <Th>Base URL</Th>
+                  <Th>Credential</Th>
+                  {isAdmin ? <Th>Actions</Th> : null}
+                </tr>
+              </THead>
+              <TBody>
+                {providers.data.items.map((p) => (
+                  <Tr key={p.id}>
+                    <Td className="font-mono text-xs">{p.id}</Td>
+                    <Td>{p.kind}</Td>
+                    <Td className="max-w-72 truncate font-mono text-xs">{p.baseUrl}</Td>
+                    <Td>
+                      {p.hasApiKey ? (
+                        <Badge tone="success">Set</Badge>
+                      ) : (
+                        <Badge tone="warning">Missing</Badge>
+                      )}
+                    </Td>
+                    {isAdmin ? (
+                      <Td>
+                        <div className="flex gap-1">
+                          <Button
+                            size="sm"
+                            variant="outline"
+                            onClick={() =>
+                              run(`Imported the default price list for ${p.id}.`, () =>
+                                trpcClient.models.importDefaults.mutate({
+                                  projectId,
+                                  providerId: p.id,
+                                }),
+                              )
+                            }
+                          >
+                            <Download aria-hidden="true" />
+                            Import defaults
+                          </Button>
+                        </div>
+                      </Td>
+                    ) : null}
+                  </Tr>
+                ))}
+              </TBody>
+            </Table>
+          )}
+        </CardContent>
+      </Card>
+      <Card className="mt-4">
+        <CardHeader>
+          <div>
+            <CardTitle>Models</CardTitle>
+            <CardDescription>
+              Prices in USD per 1M tokens; "reachable by" counts the active keys whose policy allows
+              the model.
+            </CardDescription>
+          </div>
+          {isAdmin && providerIds.length ? (
+            <Button size="sm" onClick={() => setAddingModel(true)}>
+              <Plus aria-hidden="true" />
+              Add model
+            </Button>
+          ) : null}
+        </CardHeader>
+        <CardContent className="p-0">
+          {models.isPending ? (
+            <Loading />
+          ) : models.isError ? (
+            <div className="p-4">
+              <ErrorState error={models.error} />
+            </div>
+          ) : models.data.items.length === 0 ? (
+            <div className="p-4">
+              <EmptyState title="No models yet">
+                Add a model or import the default price list for a provider.
+              </EmptyState>
+            </div>
+          ) : (
+            <Table aria-label="Models">
+              <THead>
+                <tr>
+                  <Th>Model</Th>
+                  <Th>Provider</Th>
+                  <Th>Tier</Th>
+                  <Th className="text-right">Input</Th>
+                  <Th className="text-right">Output</Th>
+                  <Th>Reachable by</Th>
+                  <Th>Active</Th>
+                  {isAdmin ? (
+                    <Th>
+                      <span className="sr-only">Actions</span>
+                    </Th>
+                  ) : null}
+                </tr>
+              </THead>
+              <TBody>
+                {models.data.items.map((m) => {
+                  const reach = reachingKeys(m, keys.data?.items ?? []);
+                  return (
+                    <Tr key={m.id}>
+                      <Td className="font-mono text-xs">{m.id}</Td>
+                      <Td className="text-xs">{m.providerId}</Td>
+                      <Td>
+                        <Badge>{m.tier}</Badge>
+                      </Td>
+                      <Td className="text-right text-xs tabular-nums">
+                        {formatMoney(m.inputUsdPer1M)}
+                      </Td>
+                      <Td className="text-right text-xs tabular-nums">
+                        {formatMoney(m.outputUsdPer1M)}
+                      </Td>
+                      <Td className="text-xs" title={reach.map((k) => k.label).join(", ")}>
+                        {reach.length} key{reach.length === 1 ? "" : "s"}
+                      </Td>
+                      <Td>
+                        {isAdmin ? (
+                          <Switch
+                            aria-label={`${m.id} active`}
+                            checked={m.active}
+                            onCheckedChange={(active) =>
+                              run(`${m.id} ${active ? "activated" : "deactivated"}.`, () =>
+                                trpcClient.models.update.mutate({ projectId, id: m.id, active }),
+                              )
+                            }
+                          />
+                        ) : m.active ? (
+                          "Yes"
+                        ) : (
+                          "No"
+                        )}
+                      </Td>
+                      {isAdmin ? (
+                        <Td>
+                          <Button
+                            size="sm"
+                            variant="ghost"
+                            onClick={() =>
+                              run(`${m.id} deleted.`, () =>
+                                trpcClient.models.delete.mutate({ projectId, id: m.id }),
+                              )
+                            }
+                          >
+                            Delete
+                          </Button>
+                        </Td>
+                      ) : null}
+                    </Tr>
+                  );
+                })}
+              </TBody>
+            </Table>
+          )}
+        </CardContent>
+      </Card>
+      {isAdmin ? (
+        <ProviderDialog
+          projectId={projectId}
+          open={addingProvider}
+          onOpenChange={setAddingProvider}
+        />
+      ) : null}
+      {isAdmin && providerIds.length ? (
+        <ModelDialog
+          projectId={projectId}
+          providers={providerIds}
+          open={addingModel}
+          onOpenChange={setAddingModel}
+        />
+      ) : null}
+    </>
+  );
+}

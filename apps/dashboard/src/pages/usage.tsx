@@ -1,0 +1,190 @@
+import { useQuery } from "@tanstack/react-query";
+import { useNavigate, useParams, useSearch } from "@tanstack/react-router";
+import { Download } from "lucide-react";
+import { Button } from "../components/ui/button.tsx";
+import { Card, CardContent, CardHeader, CardTitle } from "../components/ui/card.tsx";
+import { Checkbox, Tabs, TabsList, TabsTrigger } from "../components/ui/controls.tsx";
+import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
+import {
+  type Metric,
+  type Range,
+  rangeQuery,
+  type SeriesPoint,
+  UsageChart,
+} from "../components/usage-chart.tsx";
+import { formatMoney } from "../lib/money.ts";
+import { zoneName } from "../lib/time.ts";
+import { useTRPC } from "../lib/trpc.ts";
+
+function csv(points: SeriesPoint[], names: (s: string) => string): string {
+  const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const lines = ["bucket_start,series,requests,input_tokens,output_tokens,cost_usd"];
+  for (const p of points) {
+    lines.push(
+      [
+        p.bucketStart.toISOString(),
+        quote(names(p.series)),
+        p.requests,
+        p.inputTokens,
+        p.outputTokens,
+        p.costUsd,
+      ].join(","),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function UsagePage() {
+  const { projectId } = useParams({ from: "/projects/$projectId/usage" });
+  const search = useSearch({ from: "/projects/$projectId/usage" });
+  const navigate = useNavigate({ from: "/projects/$projectId/usage" });
+  const trpc = useTRPC();
+  const range: Range = search.range ?? "7d";
+  const groupBy = search.groupBy ?? "model";
+  const metric: Metric = search.metric ?? "cost";
+  const compare = search.keys ?? [];
+  const rq = rangeQuery(range);
+  const keys = useQuery(trpc.keys.list.queryOptions({ projectId, limit: 100 }));
+  const series = useQuery(
+    trpc.usage.timeseries.queryOptions({
+      projectId,
+      bucket: rq.bucket,
+      from: rq.from,
+      groupBy: compare.length ? "key" : groupBy,
+      keyIds: compare.length ? compare : undefined,
+    }),
+  );
+  const summary = useQuery(trpc.usage.summary.queryOptions({ projectId, from: rq.from }));
+  const labels = new Map(keys.data?.items.map((k) => [k.id, k.label]));
+  const names = (s: string) =>
+    compare.length || groupBy === "key" ? (labels.get(s) ?? s) : s || "(unknown)";
+  const set = (patch: Partial<typeof search>) =>
+    navigate({ search: (s) => ({ ...s, ...patch }), replace: true });
+
+  function download() {
+    if (!series.data) return;
+    const url = URL.createObjectURL(
+      new Blob([csv(series.data.points, names)], { type: "text/csv" }),
+    );
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `osm-usage-${range}-${compare.length ? "keys" : groupBy}.csv`;
+    a.click();
+    URL.revokeObjectURL(url);
+  }
+
+  const o = summary.data?.overall;
+  return (
+    <>
+      <PageHeader
+        title="Usage"
+        description={`From the hourly and daily rollups, so ranges beyond the log retention stay exact. Times in ${zoneName}.`}
+        actions={
+          <Button variant="outline" onClick={download} disabled={!series.data?.points.length}>
+            <Download aria-hidden="true" />
+            Export CSV
+          </Button>
+        }
+      />
+      <div className="mb-4 grid grid-cols-2 gap-3 md:grid-cols-4">
+        {[
+          ["Spend", o ? formatMoney(o.costUsd) : "…"],
+          ["Requests", o ? o.requests.toLocaleString() : "…"],
+          ["Denied", o ? o.denied.toLocaleString() : "…"],
+          ["Tokens", o ? (o.inputTokens + o.outputTokens).toLocaleString() : "…"],
+        ].map(([label, value]) => (
+          <Card key={label} className="p-4">
+            <p className="text-xs text-muted-foreground">
+              {label} · {range}
+            </p>
+            <p className="text-xl font-semibold tabular-nums">{value}</p>
+          </Card>
+        ))}
+      </div>
+      <Card>
+        <CardHeader>
+          <CardTitle>Over time</CardTitle>
+          <div className="flex flex-wrap gap-2">
+            <Tabs value={metric} onValueChange={(v) => set({ metric: v as Metric })}>
+              <TabsList aria-label="Metric">
+                <TabsTrigger value="cost">Spend</TabsTrigger>
+                <TabsTrigger value="tokens">Tokens</TabsTrigger>
+                <TabsTrigger value="requests">Requests</TabsTrigger>
+              </TabsList>
+            </Tabs>
+            <Tabs
+              value={compare.length ? "key" : groupBy}
+              onValueChange={(v) => set({ groupBy: v as typeof groupBy, keys: undefined })}
+            >
+              <TabsList aria-label="Stack by">
+                <TabsTrigger value="model">Model</TabsTrigger>
+                <TabsTrigger value="key">Key</TabsTrigger>
+                <TabsTrigger value="provider">Provider</TabsTrigger>
+              </TabsList>
+            </Tabs>
+            <Tabs value={range} onValueChange={(v) => set({ range: v as Range })}>
+              <TabsList aria-label="Range">
+                {(["24h", "7d", "30d", "90d"] as const).map((r) => (
+                  <TabsTrigger key={r} value={r}>
+                    {r}
+                  </TabsTrigger>
+                ))}
+              </TabsList>
+            </Tabs>
+          </div>
+        </CardHeader>
+        <CardContent>
+          {series.isPending ? (
+            <Loading rows={5} />
+          ) : series.isError ? (
+            <ErrorState error={series.error} retry={() => series.refetch()} />
+          ) : series.data.points.length === 0 ? (
+            <EmptyState title="No usage in this range" />
+          ) : (
+            <UsageChart
+              points={series.data.points}
+              metric={metric}
+              bucket={rq.bucket}
+              names={names}
+              label={`${metric} stacked by ${compare.length ? "key" : groupBy}`}
+            />
+          )}
+        </CardContent>
+      </Card>
+      <Card className="mt-4">
+        <CardHeader>
+          <CardTitle>Compare keys</CardTitle>
+        </CardHeader>
+        <CardContent>
+          {keys.data?.items.length ? (
+            <fieldset className="flex flex-wrap gap-x-5 gap-y-2">
+              <legend className="sr-only">Keys to compare</legend>
+              {keys.data.items.map((k) => (
+                <label
+                  key={k.id}
+                  className="flex items-center gap-2 text-sm"
+                  htmlFor={`cmp-${k.id}`}
+                >
+                  <Checkbox
+                    id={`cmp-${k.id}`}
+                    checked={compare.includes(k.id)}
+                    onCheckedChange={(c) =>
+                      set({
+                        keys: c
+                          ? [...compare, k.id].slice(0, 20)
+                          : compare.filter((x) => x !== k.id) || undefined,
+                      })
+                    }
+                  />
+                  {k.label}
+                </label>
+              ))}
+            </fieldset>
+          ) : (
+            <p className="text-sm text-muted-foreground">No keys yet.</p>
+          )}
+        </CardContent>
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,1 @@
+ALTER TABLE "models" ADD COLUMN "cached_input_per1_m" bigint;
