@@ -25,6 +25,32 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "cluster",
+          // The suites whose Redis use differs on a cluster (scripts, multi-key commands, queues,
+          // pub/sub), run again on a real 3-master Redis Cluster; plus tests that need one.
+          include: [
+            "packages/budget/src/counters.integration.test.ts",
+            "apps/proxy/test/{budgets,rate-limits,windows,propagation}.integration.test.ts",
+            "apps/api/test/{login,invalidation}.integration.test.ts",
+            "apps/worker/test/{worker,limits,reconcile,redis-flush,two-workers,alerts}.integration.test.ts",
+            "{apps,packages,tooling}/*/test/**/*.cluster.test.ts",
+          ],
+          globalSetup: ["tooling/testing/src/global-setup-cluster.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["apps/dashboard/test/**/*.e2e.test.ts"],
+          globalSetup: ["tooling/testing/src/global-setup.ts"],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -1,7 +1,9 @@
+import type { RedisTarget } from "@osm/redis/target";
+
 /** What the API runs with; `env.ts` builds it from the environment, tests build it directly. */
 export type ApiConfig = {
   databaseUrl: string;
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   secret: string;
   masterKey?: string;

@@ -3,7 +3,7 @@ import type { BudgetCounters } from "@osm/budget/counters";
 import type { Db } from "@osm/db/client";
 import type { Invalidation } from "@osm/jobs/invalidation";
 import type { CryptoBox } from "@osm/keys/crypto-box";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@osm/redis/connect";
 import type { Logger } from "pino";
 import { type Actor, resolveActor } from "./actor.ts";
 import type { LoginThrottle } from "./auth/login-throttle.ts";
@@ -13,7 +13,7 @@ import type { ApiConfig } from "./config.ts";
 /** Long-lived dependencies, created once per process. */
 export type ApiServices = {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   config: ApiConfig;
   box: CryptoBox;
   log: Logger;

@@ -13,7 +13,7 @@ describe("parseApiEnv", () => {
       ok: true,
       config: {
         databaseUrl: base.DATABASE_URL,
-        redisUrl: base.REDIS_URL,
+        redis: { mode: "single", url: base.REDIS_URL },
         redisPrefix: "osm:",
         secret: base.OSM_SECRET,
         allowPrivateUpstreams: false,

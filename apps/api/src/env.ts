@@ -1,10 +1,9 @@
-import { commonConfig, commonEnv, type EnvResult, parseEnv, port } from "@osm/env/common";
+import { appEnvSchema, commonConfig, type EnvResult, parseEnv, port } from "@osm/env/common";
 import { z } from "zod";
 import type { ApiConfig } from "./config.ts";
 
 /** Everything the API reads from the environment, validated once at start. */
-export const apiEnvSchema = z.object({
-  ...commonEnv,
+export const apiEnvSchema = appEnvSchema({
   OSM_MASTER_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   OSM_ADMIN_EMAIL: z.email().optional(),
   OSM_ADMIN_PASSWORD: z.string().min(10).optional(),

@@ -7,6 +7,9 @@ export const projectIdSchema = idSchema;
 
 export const pageInput = {
   cursor: z.string().max(128).optional(),
+  // tRPC's infinite queries (the dashboard's logs and audit tables) send the paging direction
+  // along with the cursor; pages only go forward, so it is accepted and ignored.
+  direction: z.enum(["forward", "backward"]).optional(),
   limit: z.number().int().min(1).max(100).default(50),
 };
 

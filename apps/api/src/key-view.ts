@@ -1,11 +1,12 @@
 import type { BudgetCounters } from "@osm/budget/counters";
 import { budgetWindow } from "@osm/budget/redis-key-names";
 import type { Db } from "@osm/db/client";
-import { keySpendWindow, keyStatus, settledSpend } from "@osm/db/queries/keys";
+import { settledSpend } from "@osm/db/queries/keys";
 import type { ApiKeyRow } from "@osm/db/schema";
+import { keyStatus } from "@osm/policy/key-status";
 import { formatUsd } from "@osm/policy/money";
 import type { KeyPolicy } from "@osm/policy/schemas";
-import { windowEnd } from "@osm/policy/windows";
+import { spendWindow, windowEnd } from "@osm/policy/windows";
 
 /** A key as the API returns it: derived status and live spend, never a hash or a secret. */
 export type KeyView = {
@@ -53,7 +54,7 @@ export async function keyViews(
   now: Date,
 ): Promise<KeyView[]> {
   const [spend, live] = await Promise.all([
-    settledSpend(db, new Map(rows.map((k) => [k.id, keySpendWindow(k, now)]))),
+    settledSpend(db, new Map(rows.map((k) => [k.id, spendWindow(k, now)]))),
     liveSpend(counters, rows, now),
   ]);
   return rows.map((key) => {

@@ -7,8 +7,8 @@ import { invalidationChannel } from "@osm/jobs/invalidation";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness, type ReadinessChecks } from "@osm/observability/readiness";
+import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createLoginThrottle } from "./auth/login-throttle.ts";
 import { answerDeclaredTooLarge, closeUnfinishedUploadAfter413 } from "./body-limit.ts";
@@ -42,7 +42,7 @@ export function createServices(
   overrides: Partial<Pick<ApiServices, "now">> = {},
 ): ApiServices {
   const { db } = createDb({ url: config.databaseUrl, max: 10, applicationName: "osm-api" });
-  const redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  const redis = createRedis(config.redis, { maxRetriesPerRequest: 2 });
   const log = pino({ level: config.logLevel, base: { app: "api" } });
   const channel = invalidationChannel(config.redisPrefix);
   return {
@@ -65,7 +65,7 @@ const shutdownGraceMs = 5_000;
 
 function readinessOf(services: ApiServices): ReadinessChecks {
   const sql = services.db.$client as unknown as (q: TemplateStringsArray) => Promise<unknown>;
-  return { postgres: () => sql`select 1`, redis: () => services.redis.ping() };
+  return { postgres: () => sql`select 1`, redis: () => pingEveryMaster(services.redis) };
 }
 
 export function createApiHandler(services: ApiServices, metrics: ApiMetrics) {

@@ -3,7 +3,7 @@ import { findProject } from "@osm/db/queries/projects";
 import type { Role } from "@osm/db/schema";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import { ZodError, ZodRealError } from "zod";
+import { ZodError, ZodRealError, type z } from "zod";
 import type { Context } from "./context.ts";
 
 const t = initTRPC.context<Context>().create({
@@ -91,6 +91,59 @@ export async function requireRole(
     throw new TRPCError({ code: "FORBIDDEN", message: `This action needs the ${minimum} role.` });
   }
   return role;
+}
+
+/** The project a procedure acts in, and the caller's role there. */
+export type ProjectAccess = { id: string; role: Role };
+
+/** What a project procedure's handler sees: the caller, their project, and the row the input named. */
+export type ProjectContext<T = unknown> = AuthedContext & { project: ProjectAccess; target: T };
+
+/**
+ * Finds the project an input acts in: the row it names (key, token, invitation…), which must
+ * exist (its own NOT_FOUND comes first, as before), carrying its `projectId`.
+ */
+export type ProjectLocator<I, T extends { projectId: string }> = (
+  ctx: AuthedContext,
+  input: I,
+) => Promise<T> | T;
+
+/**
+ * The project tier: parses the input first (bad input is BAD_REQUEST whoever asks), then
+ * resolves the project, requires `minimum` there and hands the handler `ctx.project` and
+ * `ctx.target`. Without a locator the input's own `projectId` names the project.
+ */
+export function projectProcedure<S extends z.ZodType<{ projectId: string }>>(
+  minimum: Role,
+  input: S,
+): ReturnType<typeof projectTier<S, { projectId: string }>>;
+export function projectProcedure<S extends z.ZodType, T extends { projectId: string }>(
+  minimum: Role,
+  input: S,
+  locate: ProjectLocator<z.output<S>, T>,
+): ReturnType<typeof projectTier<S, T>>;
+export function projectProcedure<S extends z.ZodType, T extends { projectId: string }>(
+  minimum: Role,
+  input: S,
+  locate?: ProjectLocator<z.output<S>, T>,
+) {
+  return projectTier<S, T>(
+    minimum,
+    input,
+    locate ?? ((_ctx, i) => ({ projectId: (i as { projectId: string }).projectId }) as T),
+  );
+}
+
+function projectTier<S extends z.ZodType, T extends { projectId: string }>(
+  minimum: Role,
+  input: S,
+  locate: ProjectLocator<z.output<S>, T>,
+) {
+  return authedProcedure.input(input).use(async ({ ctx, input, next }) => {
+    const target = await locate(ctx, input as z.output<S>);
+    const role = await requireRole(ctx, target.projectId, minimum);
+    return next({ ctx: { project: { id: target.projectId, role }, target } });
+  });
 }
 
 export function notFound(what: string): never {

@@ -182,6 +182,18 @@ describe("logs, usage and the keys table", () => {
     ]);
     const byModel = await master.logs.list.query({ projectId, keyId: key.id, model: "cheap" });
     expect(byModel.items.map((i) => i.outcome)).toEqual(["allowed"]);
+    // The dashboard's infinite query sends tRPC's paging direction with the cursor.
+    const forward = await master.logs.list.query({
+      projectId,
+      keyId: key.id,
+      outcome: "denied",
+      direction: "forward",
+    });
+    expect(forward.items).toHaveLength(1);
+    expect(
+      (await callError(master.logs.list.query({ projectId, direction: "sideways" as "forward" })))
+        .code,
+    ).toBe("BAD_REQUEST");
     const future = await master.logs.list.query({
       projectId,
       keyId: key.id,

@@ -1,7 +1,7 @@
 import { type Invalidation, invalidationChannel, invalidationSchema } from "@osm/jobs/invalidation";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { type ApiClient, apiClient, startTestApi, testMasterKey } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, callError, createBareUser, password } from "./helpers.ts";
 
@@ -11,7 +11,7 @@ import { addMember, callError, createBareUser, password } from "./helpers.ts";
 let services: TestServices;
 let api: Awaited<ReturnType<typeof startTestApi>>;
 let master: ApiClient;
-let subscriber: Redis;
+let subscriber: RedisClient;
 let projectId: string;
 
 type Seen = { message: Invalidation; raw: unknown; rowVersion: number | null };
@@ -71,7 +71,7 @@ beforeAll(async () => {
   await slowCommits();
   api = await startTestApi(services);
   master = apiClient(api.url, { bearer: testMasterKey });
-  subscriber = new Redis(services.redisUrl, { maxRetriesPerRequest: 2 });
+  subscriber = createRedis(services.redis, { maxRetriesPerRequest: 2 });
   subscriber.on("message", (_channel: string, text: string) => {
     const raw: unknown = JSON.parse(text);
     const message = invalidationSchema.parse(raw);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hashSecret } from "@osm/keys/secrets";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import {
   type ApiClient,
   apiClient,
@@ -8,7 +9,6 @@ import {
   testSecret,
 } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { sessionCookie } from "../src/actor.ts";
 import { setupToken } from "../src/auth/setup-token.ts";
@@ -19,7 +19,7 @@ import { callError, password, stringify } from "./helpers.ts";
 
 let services: TestServices;
 let api: Awaited<ReturnType<typeof startTestApi>>;
-let redis: Redis;
+let redis: RedisClient;
 let owner: ApiClient;
 let projectId: string;
 
@@ -33,7 +33,7 @@ const remember = (what: string, value: string) => {
 beforeAll(async () => {
   services = await createTestServices();
   api = await startTestApi(services);
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 2 });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: 2 });
 
   // People and sessions.
   const ownerCookies = new Map<string, string>();

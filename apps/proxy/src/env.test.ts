@@ -14,7 +14,7 @@ describe("parseProxyEnv", () => {
       ok: true,
       config: {
         databaseUrl: base.DATABASE_URL,
-        redisUrl: base.REDIS_URL,
+        redis: { mode: "single", url: base.REDIS_URL },
         redisPrefix: "osm:",
         secret: base.OSM_SECRET,
         allowPrivateUpstreams: false,

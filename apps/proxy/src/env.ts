@@ -1,6 +1,6 @@
 import {
+  appEnvSchema,
   commonConfig,
-  commonEnv,
   type EnvResult,
   milliseconds,
   parseEnv,
@@ -11,8 +11,7 @@ import type { ProxyConfig } from "./config.ts";
 import { parseTrustedProxies } from "./http/client-address.ts";
 
 /** Everything the proxy reads from the environment, validated once at start. */
-export const proxyEnvSchema = z.object({
-  ...commonEnv,
+export const proxyEnvSchema = appEnvSchema({
   OSM_DATA_DIR: z.string().default(".data"),
   OSM_MAX_BODY_BYTES: z.coerce
     .number()

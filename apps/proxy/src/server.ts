@@ -7,8 +7,8 @@ import { createCryptoBox } from "@osm/keys/crypto-box";
 import { newId } from "@osm/keys/ids";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
 import { answerReadiness } from "@osm/observability/readiness";
+import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { AdmissionControl, BudgetCounters } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
@@ -136,30 +136,36 @@ export async function startProxy(
   const box = createCryptoBox(config.secret);
   const versions = new SeenVersions();
   const metrics = createProxyMetrics();
-  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const queueConnection = createRedis(config.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection: queueConnection,
     prefix: bullPrefix(config.redisPrefix),
   });
-  const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const subscriber = createRedis(config.redis, { maxRetriesPerRequest: null });
   // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
-  const requestRedis = new Redis(config.redisUrl, {
+  const requestRedis = createRedis(config.redis, {
     // Admissions and settlements issued in the same tick share one socket write.
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    commandTimeout: config.redisTimeoutMs,
+    autoPipelining: true,
+    offlineQueue: false,
+    commandTimeoutMs: config.redisTimeoutMs,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    reconnectDelayMs: (attempt) => Math.min(attempt * 100, 1000),
   });
   // ioredis reconnects by itself; an outage is reported through /readyz and the 503s it causes.
   for (const connection of [queueConnection, subscriber, requestRedis]) {
     connection.on("error", (err) => log.debug({ err: String(err) }, "redis connection error"));
   }
-  // Serve once the request path can reach Redis; afterwards an outage answers 503 at once.
-  await new Promise<void>((resolve) => {
-    if (requestRedis.status === "ready") resolve();
-    else requestRedis.once("ready", () => resolve());
-  });
+  // Serve once the request path and the usage queue can reach Redis (a cluster client takes a
+  // few round trips to learn the slots); afterwards an outage answers 503 at once.
+  await Promise.all(
+    [requestRedis, queueConnection].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.status === "ready") resolve();
+          else connection.once("ready", () => resolve());
+        }),
+    ),
+  );
   const now = overrides.now ?? (() => new Date());
   const spill = new SpillFile(config.dataDir);
   const admission = new AdmissionControl(
@@ -214,7 +220,7 @@ export async function startProxy(
   let draining = false;
   const readiness = {
     postgres: () => sql`select 1`,
-    redis: () => requestRedis.ping(),
+    redis: () => pingEveryMaster(requestRedis),
     accepting: async () => {
       if (draining) throw new Error("draining");
     },
@@ -275,23 +281,31 @@ export async function startProxy(
       completion ??= (async () => {
         if (!record) return;
         const event = record.toEvent(process.hrtime.bigint());
-        let recorded = false;
+        // The event rides along with the settlement where the script can reach the inbox; else
+        // its append is sent now, beside the settlement: one round trip after the upstream.
+        const carried =
+          record.admission && event && deps.usage.inboxReachableFromScripts
+            ? deps.usage.inbox(event)
+            : undefined;
+        const appended = event && !carried ? deps.usage.emit(event) : null;
+        let settledWithEvent = false;
         if (record.admission) {
           // Charged in full all the same; counted so an operator sees a bound that did not hold.
           if (record.admission.trackSpend && record.cost > record.admission.reserved) {
             metrics.overReservation.inc();
           }
-          // The event rides along with the settlement: one round trip after the upstream.
-          recorded = await deps.admission.settle(
+          const settled = await deps.admission.settle(
             record.admission,
             record.cost,
             record.inputTokens + record.outputTokens,
-            event ? deps.usage.inbox(event) : undefined,
+            carried,
           );
+          settledWithEvent = settled && carried !== undefined;
         }
         if (event) {
           logRequest(event);
-          if (recorded) deps.usage.recorded();
+          if (appended) await appended;
+          else if (settledWithEvent) deps.usage.recorded();
           else await deps.usage.emit(event);
         }
       })();

@@ -1,4 +1,5 @@
-import { budgetWindow } from "@osm/budget/redis-key-names";
+import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
+import { createRedis } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,16 +46,11 @@ async function call(
 
 async function counters(keyId: string) {
   const window = budgetWindow("monthly", null, new Date());
-  const k = `${stack.services.redisPrefix}{${keyId}}:budget:${window.id}`;
-  const [spent, reserved] = await stack.proxies[0]!.deps.db.$client`select 1`.then(async () => {
-    const { Redis } = await import("ioredis");
-    const redis = new Redis(stack.services.redisUrl);
-    try {
-      return await redis.hmget(k, "spent", "reserved");
-    } finally {
-      redis.disconnect();
-    }
-  });
+  const k = keyCounters(stack.services.redisPrefix, keyId, window.id).budget;
+  const redis = createRedis(stack.services.redis, { maxRetriesPerRequest: 2 });
+  const [spent, reserved] = await redis
+    .hmget(k, "spent", "reserved")
+    .finally(() => redis.disconnect());
   return { spent: BigInt(spent ?? "0"), reserved: BigInt(reserved ?? "0") };
 }
 

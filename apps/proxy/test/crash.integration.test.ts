@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RedisTarget } from "@osm/redis/target";
 import { type GatewayStack, proxyProcessEnv, startGatewayStack } from "@osm/testing/gateway";
 import { freePort, startRedis, startWorker } from "@osm/testing/services";
 import { testWorkerConfig } from "@osm/testing/worker";
@@ -23,7 +24,7 @@ afterAll(async () => {
 });
 
 async function spawnProxy(
-  redisUrl = stack.services.redisUrl,
+  redis: RedisTarget = stack.services.redis,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   // One process, node with tsx's loader: a SIGKILL of the tsx wrapper would orphan the proxy
@@ -31,8 +32,7 @@ async function spawnProxy(
   const child = spawn(process.execPath, ["--import", "tsx", "apps/proxy/src/main.ts"], {
     env: {
       ...process.env,
-      ...proxyProcessEnv(stack.services, { port, metricsPort: 0, dataDir }),
-      REDIS_URL: redisUrl,
+      ...proxyProcessEnv({ ...stack.services, redis }, { port, metricsPort: 0, dataDir }),
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],
@@ -103,7 +103,7 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
   const t = await stack.tenant();
   const redisPort = await freePort();
   let redis = await startRedis({ port: redisPort });
-  const first = await spawnProxy(redis.url);
+  const first = await spawnProxy({ mode: "single", url: redis.url });
   const chat = (url: string) =>
     fetch(`${url}/v1/chat/completions`, {
       method: "POST",
@@ -127,13 +127,13 @@ it("spills usage to disk while Redis is down, survives SIGKILL, and replays it f
   redis = await startRedis({ port: redisPort });
   const worker = await startWorker(
     testWorkerConfig(stack.services, {
-      redisUrl: redis.url,
+      redis: { mode: "single", url: redis.url },
       concurrency: 1,
       stalledIntervalMs: 1000,
       lockDurationMs: 2000,
     }),
   );
-  const second = await spawnProxy(redis.url);
+  const second = await spawnProxy({ mode: "single", url: redis.url });
   try {
     let found = 0;
     for (let i = 0; i < 200 && found < during.length; i++) {

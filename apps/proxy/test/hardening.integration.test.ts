@@ -1,6 +1,7 @@
 // The proxy facing hostile or broken clients: fuzzed bodies, oversized and slow requests,
 // header injection and request-smuggling shapes on raw sockets, and what it writes to its logs.
 // Every case ends with the proxy still serving a normal request.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "@osm/keys/secrets";
 import type { RunningProxy } from "@osm/proxy/server";
+import { redisEnvOf } from "@osm/redis/target";
 import { apiClient, testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import fc from "fast-check";
@@ -542,7 +544,7 @@ describe("logs at the production level", () => {
       env: {
         ...process.env,
         DATABASE_URL: stack.services.databaseUrl,
-        REDIS_URL: stack.services.redisUrl,
+        ...redisEnvOf(stack.services.redis),
         OSM_REDIS_PREFIX: stack.services.redisPrefix,
         OSM_SECRET: testSecret,
         OSM_DATA_DIR: dataDir,

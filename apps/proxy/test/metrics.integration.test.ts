@@ -122,7 +122,10 @@ describe("proxy metrics", () => {
     const redisPort = await freePort();
     let redis = await startRedis({ port: redisPort });
     const proxy = await startProxy(
-      testProxyConfig(stack.services, { redisUrl: redis.url, redisTimeoutMs: 100 }),
+      testProxyConfig(stack.services, {
+        redis: { mode: "single", url: redis.url },
+        redisTimeoutMs: 100,
+      }),
     );
     try {
       expect((await fetch(`${proxy.metricsUrl}/readyz`)).status).toBe(200);

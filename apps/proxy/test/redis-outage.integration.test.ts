@@ -33,7 +33,7 @@ beforeAll(async () => {
   port = await freePort();
   redis = await startRedis({ port });
   dataDir = mkdtempSync(join(tmpdir(), "osm-redis-outage-"));
-  const services = { ...stack.services, redisUrl: redis.url };
+  const services = { ...stack.services, redis: { mode: "single" as const, url: redis.url } };
   // This proxy's usage events go to its own Redis: a worker there writes them to PostgreSQL.
   worker = await startWorker(
     testWorkerConfig(services, {

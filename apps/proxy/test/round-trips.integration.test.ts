@@ -1,6 +1,6 @@
 import { inboxKeys } from "@osm/jobs/usage-inbox";
+import { createRedis } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request makes at most one Redis round trip before the upstream (the
@@ -98,7 +98,7 @@ it("moves a malformed inbox entry out of the way, landing the valid ones beside 
   const t = await stack.tenant();
   const proxy = stack.proxies[0]!;
   const { inbox } = inboxKeys(stack.services.redisPrefix, proxy.deps.usage.id);
-  const redis = new Redis(stack.services.redisUrl);
+  const redis = createRedis(stack.services.redis, { maxRetriesPerRequest: 2 });
   const requestId = `req_inbox_${t.key.id}`;
   const valid = {
     requestId,

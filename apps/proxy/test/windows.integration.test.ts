@@ -2,9 +2,9 @@ import { BudgetCounters } from "@osm/budget/counters";
 import { budgetWindow } from "@osm/budget/redis-key-names";
 import type { BudgetPeriod } from "@osm/policy/windows";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
 import { moneyConservation } from "@osm/testing/money";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Budget windows at their edges, with no sleeping: a proxy whose clock the test sets. Windows
@@ -20,13 +20,13 @@ const usd = (nanos: bigint) => (Number(nanos) / 1e9).toFixed(9);
 let stack: GatewayStack;
 let proxy: RunningProxy;
 let clock = new Date();
-let redis: Redis;
+let redis: RedisClient;
 let counters: BudgetCounters;
 
 beforeAll(async () => {
   stack = await startGatewayStack();
   proxy = await startProxy(testProxyConfig(stack.services), { now: () => clock });
-  redis = new Redis(stack.services.redisUrl);
+  redis = createRedis(stack.services.redis, { maxRetriesPerRequest: 2 });
   counters = new BudgetCounters(redis, stack.services.redisPrefix);
 });
 afterAll(async () => {

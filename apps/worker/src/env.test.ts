@@ -13,7 +13,7 @@ describe("parseWorkerEnv", () => {
       ok: true,
       config: {
         databaseUrl: base.DATABASE_URL,
-        redisUrl: base.REDIS_URL,
+        redis: { mode: "single", url: base.REDIS_URL },
         redisPrefix: "osm:",
         metricsPort: 9464,
         concurrency: 4,
@@ -27,9 +27,32 @@ describe("parseWorkerEnv", () => {
     });
   });
 
+  it("reads OSM_REDIS_CLUSTER in place of REDIS_URL as the nodes a cluster client starts from", () => {
+    const result = parseWorkerEnv({
+      ...base,
+      REDIS_URL: undefined,
+      OSM_REDIS_CLUSTER: "10.0.0.1:7000, redis-b:7001,",
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      config: {
+        redis: {
+          mode: "cluster",
+          nodes: [
+            { host: "10.0.0.1", port: 7000 },
+            { host: "redis-b", port: 7001 },
+          ],
+        },
+      },
+    });
+  });
+
   it.each([
     ["DATABASE_URL", { DATABASE_URL: undefined }],
     ["REDIS_URL", { REDIS_URL: "not a url" }],
+    ["REDIS_URL", { REDIS_URL: undefined }],
+    ["OSM_REDIS_CLUSTER", { OSM_REDIS_CLUSTER: "127.0.0.1:7000" }],
+    ["OSM_REDIS_CLUSTER.0", { REDIS_URL: undefined, OSM_REDIS_CLUSTER: "127.0.0.1" }],
     ["OSM_SECRET", { OSM_SECRET: undefined }],
     ["OSM_SECRET", { OSM_SECRET: "too-short" }],
     ["OSM_ALLOW_PRIVATE_UPSTREAMS", { OSM_ALLOW_PRIVATE_UPSTREAMS: "yes" }],

@@ -1,13 +1,14 @@
-import { commonConfig, commonEnv, type EnvResult, parseEnv, port } from "@osm/env/common";
+import { appEnvSchema, commonConfig, type EnvResult, parseEnv, port } from "@osm/env/common";
 import { z } from "zod";
 import type { WorkerConfig } from "./worker.ts";
 
 const milliseconds = z.coerce.number().int().min(100).max(3_600_000);
 
-/** Everything the worker reads from the environment, validated once at start. */
-export const workerEnvSchema = z.object({
-  // OSM_SECRET opens the webhooks' signing secrets (sealed by the API) and must match the database.
-  ...commonEnv,
+/**
+ * Everything the worker reads from the environment, validated once at start. Its OSM_SECRET opens
+ * the webhooks' signing secrets (sealed by the API) and must match the database.
+ */
+export const workerEnvSchema = appEnvSchema({
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   // BullMQ's defaults; tests shorten them so that a killed worker's job comes back in seconds.

@@ -3,7 +3,8 @@ import { createDb } from "@osm/db/client";
 import { verifySecretCheck } from "@osm/db/secret-check";
 import { createCryptoBox } from "@osm/keys/crypto-box";
 import { type MetricsServer, serveMetrics } from "@osm/observability/metrics-server";
-import { Redis } from "ioredis";
+import { createRedis } from "@osm/redis/connect";
+import type { RedisTarget } from "@osm/redis/target";
 import { type Logger, pino } from "pino";
 import { createPublisher } from "./invalidations.ts";
 import { createWorkerMetrics } from "./metrics.ts";
@@ -19,8 +20,8 @@ import { createUsageQueue, createUsageWorker } from "./queues/usage.ts";
 
 export type WorkerConfig = {
   databaseUrl: string;
-  redisUrl: string;
-  /** The deployment's Redis prefix; BullMQ keys live under `${redisPrefix}bull`. */
+  redis: RedisTarget;
+  /** The deployment's Redis prefix; BullMQ keys live under `${redisPrefix}{bull}`. */
   redisPrefix: string;
   /** 0 picks a free port (tests); the bound one is returned. */
   metricsPort: number;
@@ -89,8 +90,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     }
   }
   if (!box) log.info("no OSM_SECRET given: budget alerts are not sent by this worker");
-  const usageQueue = createUsageQueue(config.redisUrl, config.redisPrefix);
-  const alertsQueue = createAlertsQueue(config.redisUrl, config.redisPrefix, {
+  const usageQueue = createUsageQueue(config.redis, config.redisPrefix);
+  const alertsQueue = createAlertsQueue(config.redis, config.redisPrefix, {
     ...(config.alertRetryDelayMs !== undefined ? { retryDelayMs: config.alertRetryDelayMs } : {}),
   });
   const metrics = createWorkerMetrics({ queues: [usageQueue.queue, alertsQueue.queue], log });
@@ -107,7 +108,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   }
 
   const now = config.now ?? (() => new Date());
-  const publisher = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const publisher = createRedis(config.redis, { maxRetriesPerRequest: 3 });
   publisher.on("error", (err) => log.debug({ err: String(err) }, "publisher connection error"));
   const publish = createPublisher(publisher, config.redisPrefix);
   const housekeepingDeps = {
@@ -127,14 +128,14 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     }),
   };
   const housekeeping = await startHousekeeping({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     redisPrefix: config.redisPrefix,
     run: () => runHousekeeping(housekeepingDeps, now()),
     log,
   });
 
   const usage = createUsageWorker({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     redisPrefix: config.redisPrefix,
     concurrency: config.concurrency,
     stalledIntervalMs: config.stalledIntervalMs,
@@ -159,7 +160,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
 
   const alerts = box
     ? createAlertsWorker({
-        redisUrl: config.redisUrl,
+        redis: config.redis,
         redisPrefix: config.redisPrefix,
         concurrency: config.concurrency,
         stalledIntervalMs: config.stalledIntervalMs,

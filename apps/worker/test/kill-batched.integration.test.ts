@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
 import type { UsageEvent } from "@osm/jobs/usage-event";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
+import { redisEnvOf } from "@osm/redis/target";
 import { testSecret } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { freePort } from "@osm/testing/services";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: jobs carry many events (the proxy moves its inbox in batches of up to
@@ -18,13 +19,13 @@ const perBatch = 500;
 const redelivered = 6;
 
 let services: TestServices;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   services = await createTestServices();
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),
@@ -45,7 +46,7 @@ async function spawnWorker(): Promise<ChildProcess> {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       DATABASE_URL: services.databaseUrl,
-      REDIS_URL: services.redisUrl,
+      ...redisEnvOf(services.redis),
       OSM_REDIS_PREFIX: services.redisPrefix,
       OSM_SECRET: testSecret,
       WORKER_METRICS_PORT: String(port),

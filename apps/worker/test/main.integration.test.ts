@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
+import { redisEnvOf } from "@osm/redis/target";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
 import { waitFor } from "@osm/testing/wait";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -14,13 +15,13 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const secret = "worker-main-test-secret-0123456789abcdef";
 
 let services: TestServices;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   services = await createTestServices();
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),
@@ -47,7 +48,7 @@ function spawnWorker(concurrency: number, extraEnv: Record<string, string> = {})
     env: {
       ...process.env,
       DATABASE_URL: services.databaseUrl,
-      REDIS_URL: services.redisUrl,
+      ...redisEnvOf(services.redis),
       OSM_REDIS_PREFIX: services.redisPrefix,
       OSM_SECRET: secret,
       WORKER_METRICS_PORT: "0",
@@ -83,7 +84,7 @@ describe("worker process", () => {
       env: {
         ...process.env,
         DATABASE_URL: services.databaseUrl,
-        REDIS_URL: services.redisUrl,
+        ...redisEnvOf(services.redis),
         OSM_SECRET: secret,
         WORKER_CONCURRENCY: "many",
       },

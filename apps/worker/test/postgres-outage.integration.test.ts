@@ -5,12 +5,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createDb } from "@osm/db/client";
 import { runMigrations } from "@osm/db/migrate";
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { freePort, type RunningPostgres, startPostgres } from "@osm/testing/services";
 import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
 import { waitFor } from "@osm/testing/wait";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
@@ -28,7 +28,7 @@ let pg: RunningPostgres;
 let pgUp = false;
 let ledger: ReturnType<typeof createDb>;
 let worker: RunningWorker;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 
 beforeAll(async () => {
@@ -43,7 +43,7 @@ beforeAll(async () => {
   ledger = createDb({ url: pg.urlFor("osm"), max: 2, applicationName: "osm-test" });
   worker = await startWorker({
     databaseUrl: pg.urlFor("osm"),
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 4,
@@ -51,7 +51,7 @@ beforeAll(async () => {
     lockDurationMs: 30_000,
     logLevel: "silent",
   });
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),

@@ -1,14 +1,14 @@
 import { budgetWindow } from "@osm/budget/redis-key-names";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { usageDrained } from "@osm/testing/money";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 let stack: GatewayStack;
-let redis: Redis;
+let redis: RedisClient;
 beforeAll(async () => {
   stack = await startGatewayStack();
-  redis = new Redis(stack.services.redisUrl);
+  redis = createRedis(stack.services.redis, { maxRetriesPerRequest: 2 });
 });
 afterAll(async () => {
   redis.disconnect();

@@ -1,7 +1,7 @@
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { deleteKeysUnder } from "@osm/testing/redis";
 import { startWorker } from "@osm/testing/services";
 import { testWorkerConfig } from "@osm/testing/worker";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // The budget model costs exactly 16,000 nano-USD per request (see budgetTenant).
@@ -15,23 +15,7 @@ afterAll(() => stack.close());
 
 /** FLUSHALL for this test's tenant: every Redis key under its prefix, queues included. */
 async function flushPrefix() {
-  const redis = new Redis(stack.services.redisUrl);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        "MATCH",
-        `${stack.services.redisPrefix}*`,
-        "COUNT",
-        1000,
-      );
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysUnder(stack.services.redis, stack.services.redisPrefix);
 }
 
 async function chat(secret: string) {

@@ -1,6 +1,7 @@
 import { ingestUsageEvents } from "@osm/db/queries/ingest";
-import { keySpendWindow, settledSpend } from "@osm/db/queries/keys";
+import { settledSpend } from "@osm/db/queries/keys";
 import { dropExpiredLedgerDays } from "@osm/db/queries/retention";
+import { spendWindow } from "@osm/policy/windows";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { usageEvent } from "@osm/testing/usage-events";
 import { testWorkerConfig } from "@osm/testing/worker";
@@ -106,7 +107,7 @@ describe("ledger retention", () => {
     };
     const budgetBefore = await settledSpend(
       services.db,
-      new Map([["key_ret_none", keySpendWindow(noneKey, now)]]),
+      new Map([["key_ret_none", spendWindow(noneKey, now)]]),
     );
 
     const pass = await worker.resetDue(now);
@@ -119,7 +120,7 @@ describe("ledger retention", () => {
     );
     expect(await rollups("key\\_ret\\_%")).toEqual(before);
     expect(
-      await settledSpend(services.db, new Map([["key_ret_none", keySpendWindow(noneKey, now)]])),
+      await settledSpend(services.db, new Map([["key_ret_none", spendWindow(noneKey, now)]])),
     ).toEqual(budgetBefore);
 
     // The same day again: nothing left to do.

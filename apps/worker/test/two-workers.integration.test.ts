@@ -1,10 +1,10 @@
 import { bullPrefix, enqueueUsageBatch, queueNames } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
 import { waitFor } from "@osm/testing/wait";
 import { testWorkerConfig } from "@osm/testing/worker";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
@@ -18,7 +18,7 @@ const retried = 20;
 
 let services: TestServices;
 let workers: RunningWorker[] = [];
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 
 const start = () => startWorker(testWorkerConfig(services));
@@ -26,7 +26,7 @@ const start = () => startWorker(testWorkerConfig(services));
 beforeAll(async () => {
   services = await createTestServices();
   workers = await Promise.all([start(), start()]);
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),

@@ -5,18 +5,18 @@ import {
   queueNames,
   usageJobOptions,
 } from "@osm/jobs/queues";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import { runTotals, totalsOf, usageEvent } from "@osm/testing/usage-events";
 import { waitFor } from "@osm/testing/wait";
 import { testWorkerConfig } from "@osm/testing/worker";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningWorker, startWorker } from "../src/worker.ts";
 
 let services: TestServices;
 let worker: RunningWorker;
-let redis: Redis;
+let redis: RedisClient;
 let queue: Queue;
 
 beforeAll(async () => {
@@ -26,7 +26,7 @@ beforeAll(async () => {
       concurrency: 4,
     }),
   );
-  redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(services.redis, { maxRetriesPerRequest: null });
   queue = new Queue(queueNames.usage, {
     connection: redis,
     prefix: bullPrefix(services.redisPrefix),

@@ -1,6 +1,6 @@
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import fc from "fast-check";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AdmitRequest, type AdmitStatus, BudgetCounters } from "./counters.ts";
 
@@ -9,16 +9,16 @@ import { type AdmitRequest, type AdmitStatus, BudgetCounters } from "./counters.
 // crash (never settled; the reservation expires once an injected clock passes its deadline).
 
 let services: TestServices;
-let redis: Redis;
-let other: Redis;
+let redis: RedisClient;
+let other: RedisClient;
 let counters: BudgetCounters;
 /** A second connection, as a second proxy process would have. */
 let otherCounters: BudgetCounters;
 
 beforeAll(async () => {
   services = await createTestServices();
-  redis = new Redis(services.redisUrl);
-  other = new Redis(services.redisUrl);
+  redis = createRedis(services.redis, { maxRetriesPerRequest: 2 });
+  other = createRedis(services.redis, { maxRetriesPerRequest: 2 });
   counters = new BudgetCounters(redis, services.redisPrefix);
   otherCounters = new BudgetCounters(other, services.redisPrefix);
 });

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@osm/redis/connect";
 import { type KeyCounters, keyCounters } from "./redis-key-names.ts";
 import {
   admitScript,
@@ -68,14 +68,14 @@ type Scripts = {
  * a stream lives, rebuild from PostgreSQL when Redis lost them. One script call each.
  */
 export class BudgetCounters {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
   ) {
     defineScripts(redis);
-    this.redis = redis as Redis & Scripts;
+    this.redis = redis as RedisClient & Scripts;
   }
 
   keys(keyId: string, windowId: string): KeyCounters {
@@ -186,8 +186,8 @@ export class BudgetCounters {
   }
 }
 
-function defineScripts(redis: Redis) {
-  const target = redis as Redis & Partial<Scripts>;
+function defineScripts(redis: RedisClient) {
+  const target = redis as RedisClient & Partial<Scripts>;
   if (target.osmAdmit) return;
   redis.defineCommand("osmAdmit", { numberOfKeys: 7, lua: admitScript });
   redis.defineCommand("osmSettle", { numberOfKeys: 5, lua: settleScript });

@@ -1,5 +1,5 @@
 import type { BudgetPeriod } from "@osm/policy/schemas";
-import { windowEnd, windowId, windowStart } from "@osm/policy/windows";
+import { type SpendWindow, spendWindow, windowId } from "@osm/policy/windows";
 
 /**
  * Where one API key's counters live. Every name carries the key id as a Redis Cluster hash
@@ -16,10 +16,9 @@ export type KeyCounters = {
   tokenTotal: string;
 };
 
-export type BudgetWindow = {
+export type BudgetWindow = SpendWindow & {
+  /** The counters' name part: the calendar window, and the reset inside it if any. */
   id: string;
-  start: Date;
-  end: Date | null;
   /** Seconds the window's counters are kept after it ends (none: kept). */
   ttlSeconds: number;
 };
@@ -32,14 +31,13 @@ export function budgetWindow(
   spendResetAt: Date | null,
   now: Date,
 ): BudgetWindow {
-  const start = windowStart(period, now);
-  const end = windowEnd(period, now);
-  const reset = spendResetAt && spendResetAt >= start && spendResetAt <= now ? spendResetAt : null;
+  const window = spendWindow({ budgetPeriod: period, spendResetAt }, now);
+  const reset = window.resetAt;
   const id = windowId(period, now) + (reset ? `.r${reset.getTime()}` : "");
-  const ttlSeconds = end
-    ? Math.ceil((end.getTime() - now.getTime()) / 1000) + keepAfterEndSeconds
+  const ttlSeconds = window.end
+    ? Math.ceil((window.end.getTime() - now.getTime()) / 1000) + keepAfterEndSeconds
     : -1;
-  return { id, start: reset ?? start, end, ttlSeconds };
+  return { ...window, id, ttlSeconds };
 }
 
 export function keyCounters(prefix: string, keyId: string, windowIdValue: string): KeyCounters {

@@ -1,3 +1,9 @@
+import {
+  oneRedisIssue,
+  type RedisEnv,
+  redisEnvFields,
+  redisTargetFromEnv,
+} from "@osm/redis/target";
 import { type ZodObject, type ZodRawShape, z } from "zod";
 
 /** `true`/`false`/`1`/`0`: anything else is a typo worth stopping for, not a silent false. */
@@ -13,10 +19,13 @@ export const logLevel = z
   .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
   .default("info");
 
-/** The variables every app reads: where the data lives, the instance secret, log verbosity. */
+/**
+ * The variables every app reads: where the data lives (one Redis by REDIS_URL or a Redis Cluster
+ * by OSM_REDIS_CLUSTER), the instance secret, log verbosity.
+ */
 export const commonEnv = {
   DATABASE_URL: z.url(),
-  REDIS_URL: z.url(),
+  ...redisEnvFields,
   OSM_SECRET: z.string().min(32, "must be at least 32 characters"),
   OSM_REDIS_PREFIX: z.string().min(1).default("osm:"),
   OSM_ALLOW_PRIVATE_UPSTREAMS: booleanFlag.default(false),
@@ -25,11 +34,20 @@ export const commonEnv = {
 
 export type CommonEnv = z.infer<z.ZodObject<typeof commonEnv>>;
 
+/** An app's env schema: the common variables, its own, and the rules that span both Redis forms. */
+export function appEnvSchema<S extends ZodRawShape>(shape: S) {
+  return z.object({ ...commonEnv, ...shape }).superRefine((env, ctx) => {
+    // No app redefines the Redis variables, so the common fragment's view of them holds.
+    const issue = oneRedisIssue(env as RedisEnv);
+    if (issue) ctx.addIssue({ code: "custom", ...issue });
+  });
+}
+
 /** The common variables as every app's config carries them. */
 export function commonConfig(e: CommonEnv) {
   return {
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis: redisTargetFromEnv(e),
     redisPrefix: e.OSM_REDIS_PREFIX,
     secret: e.OSM_SECRET,
     allowPrivateUpstreams: e.OSM_ALLOW_PRIVATE_UPSTREAMS,

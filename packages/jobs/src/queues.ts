@@ -16,8 +16,12 @@ export const jobNames = {
 /** How often the housekeeping scheduler fires (window starts, ended graces, reconciliation). */
 export const housekeepingEveryMs = 30_000;
 
-/** BullMQ's own key prefix; the per-deployment prefix keeps tenants of one Redis apart. */
-export const bullPrefix = (redisPrefix: string) => `${redisPrefix}bull`;
+/**
+ * BullMQ's own key prefix; the per-deployment prefix keeps tenants of one Redis apart. `{bull}`
+ * is a Redis Cluster hash tag: BullMQ's scripts touch many keys of a queue at once, so all of
+ * them must share one slot (the queues then live on one node of the cluster).
+ */
+export const bullPrefix = (redisPrefix: string) => `${redisPrefix}{bull}`;
 
 export const usageJobOptions: JobsOptions = {
   // A database outage must not drop usage. The delay doubles from 500 ms with no cap: retry n

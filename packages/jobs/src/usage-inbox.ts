@@ -7,12 +7,17 @@
  * behind: a live proxy adopts it once the dead one's heartbeat has expired.
  */
 
+// One hash tag for every inbox, heartbeat and the registry: adoption moves one proxy's inbox to
+// another's atomically, which a cluster allows only within one slot. That slot's node takes
+// every usage append, as the BullMQ queue's node takes every job.
+const tag = "{usage-inbox}";
+
 export const inboxKeys = (prefix: string, id: string) => ({
-  inbox: `${prefix}usage:inbox:${id}`,
-  alive: `${prefix}usage:inbox:${id}:alive`,
+  inbox: `${prefix}${tag}:${id}`,
+  alive: `${prefix}${tag}:${id}:alive`,
 });
 /** Every inbox that may hold events: its owner's id, removed once adopted or closed cleanly. */
-export const inboxRegistry = (prefix: string) => `${prefix}usage:inboxes`;
+export const inboxRegistry = (prefix: string) => `${prefix}${tag}:registry`;
 
 /**
  * Removes the first ARGV[1] entries of an inbox only if they are still the ones that were

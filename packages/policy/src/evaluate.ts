@@ -1,3 +1,4 @@
+import { keyStatus } from "./key-status.ts";
 import { formatUsd } from "./money.ts";
 import { type KeyPolicy, policyPriceLimits } from "./schemas.ts";
 import type {
@@ -59,19 +60,23 @@ export function matchesModelPattern(pattern: string, modelId: string): boolean {
 }
 
 function keyStateDenial(key: EvaluateKey, now: Date): Denial | undefined {
-  // Precedence follows the displayed status: revoked > expired > inactive.
-  if (key.revokedAt !== null) {
-    return { code: "invalid_api_key", message: "Invalid API Key: This API key has been revoked." };
+  // The displayed status's precedence; a reached limit is refused later, after the policy rules.
+  switch (keyStatus(key, now)) {
+    case "revoked":
+      return {
+        code: "invalid_api_key",
+        message: "Invalid API Key: This API key has been revoked.",
+      };
+    case "expired": {
+      const expiry = key.expiresAt?.getTime() ?? Number.NaN;
+      const at = Number.isNaN(expiry) ? "" : ` at ${new Date(expiry).toISOString()}`;
+      return { code: "key_expired", message: `Key Expired: This API key expired${at}.` };
+    }
+    case "inactive":
+      return { code: "key_inactive", message: "Key Inactive: This API key has been disabled." };
+    default:
+      return undefined;
   }
-  // Written as "not before" so an invalid `now` (NaN) counts as expired: fail closed.
-  if (key.expiresAt !== null && !(now.getTime() < key.expiresAt.getTime())) {
-    const at = Number.isNaN(key.expiresAt.getTime()) ? "" : ` at ${key.expiresAt.toISOString()}`;
-    return { code: "key_expired", message: `Key Expired: This API key expired${at}.` };
-  }
-  if (!key.enabled) {
-    return { code: "key_inactive", message: "Key Inactive: This API key has been disabled." };
-  }
-  return undefined;
 }
 
 /**

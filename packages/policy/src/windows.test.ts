@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type BudgetPeriod, BudgetPeriods, windowEnd, windowId, windowStart } from "./windows.ts";
+import {
+  type BudgetPeriod,
+  BudgetPeriods,
+  countedFrom,
+  spendWindow,
+  windowEnd,
+  windowId,
+  windowStart,
+} from "./windows.ts";
 
 const at = (iso: string) => new Date(iso);
 const before = (iso: string) => new Date(Date.parse(iso) - 1);
@@ -224,5 +232,97 @@ describe("invariants", () => {
   it("refuses an invalid date instead of computing a NaN window", () => {
     expect(() => windowStart("daily", new Date(Number.NaN))).toThrow(RangeError);
     expect(() => windowId("monthly", new Date("nope"))).toThrow(RangeError);
+  });
+});
+
+describe("spendWindow", () => {
+  const key = (budgetPeriod: BudgetPeriod, spendResetAt: string | null) => ({
+    budgetPeriod,
+    spendResetAt: spendResetAt === null ? null : at(spendResetAt),
+  });
+
+  it("is the calendar window when no reset happened", () => {
+    const w = spendWindow(key("monthly", null), at("2026-11-27T13:45:00Z"));
+    expect(w).toEqual({
+      start: at("2026-11-01T00:00:00Z"),
+      end: at("2026-12-01T00:00:00Z"),
+      resetAt: null,
+    });
+    expect(countedFrom(w)).toEqual(at("2026-11-01T00:00:00Z"));
+  });
+
+  it("counts from a reset inside the window", () => {
+    const w = spendWindow(key("monthly", "2026-11-10T08:00:00Z"), at("2026-11-27T13:45:00Z"));
+    expect(w.resetAt).toEqual(at("2026-11-10T08:00:00Z"));
+    expect(countedFrom(w)).toEqual(at("2026-11-10T08:00:00Z"));
+  });
+
+  it("keeps a reset made at the window's first instant, drops one made 1 ms before", () => {
+    const now = at("2026-11-27T13:45:00Z");
+    expect(spendWindow(key("daily", "2026-11-27T00:00:00Z"), now).resetAt).toEqual(
+      at("2026-11-27T00:00:00Z"),
+    );
+    expect(
+      spendWindow(key("daily", before("2026-11-27T00:00:00Z").toISOString()), now).resetAt,
+    ).toBeNull();
+  });
+
+  it("a reset from the previous window stops counting when the new window starts", () => {
+    const reset = "2026-11-29T22:00:00Z";
+    expect(spendWindow(key("weekly", reset), before("2026-11-30T00:00:00Z")).resetAt).toEqual(
+      at(reset),
+    );
+    const next = spendWindow(key("weekly", reset), at("2026-11-30T00:00:00Z"));
+    expect(next).toEqual({
+      start: at("2026-11-30T00:00:00Z"),
+      end: at("2026-12-07T00:00:00Z"),
+      resetAt: null,
+    });
+  });
+
+  it("ignores a reset stamped after the instant asked about", () => {
+    const w = spendWindow(key("daily", "2026-11-27T14:00:00Z"), at("2026-11-27T13:45:00Z"));
+    expect(w.resetAt).toBeNull();
+    expect(countedFrom(w)).toEqual(at("2026-11-27T00:00:00Z"));
+  });
+
+  it("a budget that never resets still honours a spend reset", () => {
+    const w = spendWindow(key("none", "2026-01-05T00:00:00Z"), at("2026-11-27T13:45:00Z"));
+    expect(w).toEqual({ start: new Date(0), end: null, resetAt: at("2026-01-05T00:00:00Z") });
+  });
+
+  it("is computed in UTC whatever offset the instants were written with", () => {
+    // 00:30 on March 1st at +02:00 is still February 28th in UTC.
+    const w = spendWindow(
+      key("monthly", "2026-02-28T20:00:00+02:00"),
+      at("2026-03-01T00:30:00+02:00"),
+    );
+    expect(w.start).toEqual(at("2026-02-01T00:00:00Z"));
+    expect(w.end).toEqual(at("2026-03-01T00:00:00Z"));
+    expect(w.resetAt).toEqual(at("2026-02-28T18:00:00Z"));
+  });
+
+  it("the reset, when there is one, always lies inside the window and not after the instant", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...BudgetPeriods),
+        fc.date({
+          min: at("2000-01-01T00:00:00Z"),
+          max: at("2100-01-01T00:00:00Z"),
+          noInvalidDate: true,
+        }),
+        // Resets up to 40 days either side of the instant: some inside its window, some not.
+        fc.integer({ min: -40 * 86_400_000, max: 40 * 86_400_000 }),
+        (period, now, offset) => {
+          const w = spendWindow(
+            { budgetPeriod: period, spendResetAt: new Date(now.getTime() + offset) },
+            now,
+          );
+          if (w.resetAt === null) return;
+          expect(w.resetAt >= w.start && w.resetAt <= now).toBe(true);
+          if (w.end) expect(w.resetAt < w.end).toBe(true);
+        },
+      ),
+    );
   });
 });

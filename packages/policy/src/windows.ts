@@ -50,6 +50,30 @@ export function windowEnd(period: BudgetPeriod, now: Date): Date | null {
   }
 }
 
+/** A key's budget window at an instant, with the spend reset inside it if there was one. */
+export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };
+
+/**
+ * The one rule for "which spend counts": the calendar window containing `at`, and a spend reset
+ * only while it lies inside that window and not after `at` (a reset stamped by a clock ahead of
+ * this one is not in effect yet; a reset from an earlier window is superseded by the new one).
+ */
+export function spendWindow(
+  key: { budgetPeriod: BudgetPeriod; spendResetAt: Date | null },
+  at: Date,
+): SpendWindow {
+  const start = windowStart(key.budgetPeriod, at);
+  const end = windowEnd(key.budgetPeriod, at);
+  const reset = key.spendResetAt;
+  const resetAt = reset && reset >= start && reset <= at ? reset : null;
+  return { start, end, resetAt };
+}
+
+/** Where counting starts: the reset if the window has one, else the window's start. */
+export function countedFrom(window: SpendWindow): Date {
+  return window.resetAt ?? window.start;
+}
+
 function pad(value: number, width: number): string {
   return String(value).padStart(width, "0");
 }

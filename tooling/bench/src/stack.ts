@@ -124,7 +124,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   // The shape the test helpers take; createTestServices itself needs vitest's inject().
   const services: Parameters<typeof startTestApi>[0] = {
     databaseUrl,
-    redisUrl: redis.url,
+    redis: { mode: "single", url: redis.url },
     redisPrefix: "bench:",
     db: handle.db,
     sql: handle.sql,

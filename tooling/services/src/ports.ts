@@ -15,3 +15,25 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port whose partner `port + offset` is free too (a Redis Cluster node's bus port is its
+ * port + 10000). Picked below the OS's ephemeral range so that the partner exists and is not
+ * handed out to some outgoing connection meanwhile.
+ */
+export async function freePortWithPartner(offset: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    if ((await canBind(port)) && (await canBind(port + offset))) return port;
+  }
+  throw new Error(`no free port with a free partner at +${offset}`);
+}

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
@@ -13,6 +13,8 @@ export type RedisOptions = {
    * supervisor, which stops Redis after the apps that use it.
    */
   ownProcessGroup?: boolean;
+  /** Runs the server as a Redis Cluster node that keeps its node table in this file. */
+  clusterConfigFile?: string;
 };
 
 export type RunningRedis = {
@@ -72,6 +74,9 @@ export async function startRedis(options: RedisOptions): Promise<RunningRedis> {
       ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "everysec"]
       : ["--appendonly", "no"]),
     ...(pidFile ? ["--pidfile", pidFile] : []),
+    ...(options.clusterConfigFile
+      ? ["--cluster-enabled", "yes", "--cluster-config-file", options.clusterConfigFile]
+      : []),
   ];
   const child: ChildProcess = spawn("redis-server", args, {
     stdio: ["ignore", "ignore", "inherit"],
@@ -99,4 +104,62 @@ export async function startRedis(options: RedisOptions): Promise<RunningRedis> {
   }
   child.kill("SIGKILL");
   throw new Error(`redis-server did not answer on port ${options.port}`);
+}
+
+export type RunningRedisCluster = {
+  /** `host:port,…` of every master, as OSM_REDIS_CLUSTER takes it. */
+  nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+};
+
+function redisCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("redis-cli", args, { timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`redis-cli ${args.join(" ")}: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Starts one master per port (no replicas, nothing persisted), joins them into a Redis Cluster
+ * that covers all 16384 slots, and waits until every node reports cluster_state:ok.
+ */
+export async function startRedisCluster(options: {
+  ports: number[];
+  /** Holds the nodes' cluster config files. */
+  dir: string;
+}): Promise<RunningRedisCluster> {
+  const servers: RunningRedis[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  try {
+    for (const port of options.ports) {
+      servers.push(
+        await startRedis({ port, clusterConfigFile: join(options.dir, `nodes-${port}.conf`) }),
+      );
+    }
+    const addresses = options.ports.map((port) => `127.0.0.1:${port}`);
+    await redisCli([
+      "--cluster",
+      "create",
+      ...addresses,
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    for (let i = 0; ; i++) {
+      const states = await Promise.all(
+        options.ports.map((port) => redisCli(["-p", String(port), "cluster", "info"])),
+      );
+      if (states.every((info) => info.includes("cluster_state:ok"))) break;
+      if (i === 400) throw new Error("the Redis Cluster did not reach cluster_state:ok");
+      await sleep(25);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes: options.ports.map((port) => ({ host: "127.0.0.1", port })), stop };
 }

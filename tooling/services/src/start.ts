@@ -61,7 +61,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<number> {
   const dataDir = dataDirFrom(env);
   mkdirSync(dataDir, { recursive: true });
   const embeddedPostgres = !env["DATABASE_URL"];
-  const embeddedRedis = !env["REDIS_URL"];
+  // A Redis Cluster brought along (OSM_REDIS_CLUSTER) reaches the apps through the env as is.
+  const embeddedRedis = !env["REDIS_URL"] && !env["OSM_REDIS_CLUSTER"];
   const embedded = embeddedPostgres || embeddedRedis;
   // The demo lives in the embedded database: a database brought along is never seeded.
   const demo = embeddedPostgres;
@@ -137,7 +138,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<number> {
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     OSM_SECRET: secret,
     OSM_DATA_DIR: dataDir,
     NODE_ENV: env["NODE_ENV"] || "development",

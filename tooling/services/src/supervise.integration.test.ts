@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
+import { redisEnvOf } from "@osm/redis/target";
 import { apiClient, startTestApi, testMasterKey, testSecret } from "@osm/testing/api";
 import { createTestServices, type TestServices } from "@osm/testing/context";
 import OpenAI from "openai";
@@ -118,7 +119,7 @@ beforeAll(async () => {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: services.databaseUrl,
-    REDIS_URL: services.redisUrl,
+    ...redisEnvOf(services.redis),
     OSM_REDIS_PREFIX: services.redisPrefix,
     OSM_SECRET: testSecret,
     OSM_DATA_DIR: dataDir,

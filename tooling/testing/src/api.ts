@@ -14,7 +14,7 @@ export function testApiConfig(
 ): ApiConfig {
   return {
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     secret: testSecret,
     masterKey: testMasterKey,

@@ -21,7 +21,7 @@ export async function createTestServices() {
   const handle = createDb({ url: databaseUrl, max: 5, applicationName: "osm-test" });
   return {
     databaseUrl,
-    redisUrl: inject("redisUrl"),
+    redis: inject("redis"),
     redisPrefix: `t${suffix}:`,
     db: handle.db,
     sql: handle.sql,

@@ -4,6 +4,7 @@ import type { ApiConfig } from "@osm/api/config";
 import { type FakeProvider, startFakeProvider } from "@osm/fake-provider";
 import type { ProxyConfig } from "@osm/proxy/config";
 import { type RunningProxy, startProxy } from "@osm/proxy/server";
+import { redisEnvOf } from "@osm/redis/target";
 import { startWorker } from "@osm/worker/worker";
 import OpenAI from "openai";
 import { type ApiClient, apiClient, startTestApi, testMasterKey, testSecret } from "./api.ts";
@@ -16,7 +17,7 @@ export function testProxyConfig(
 ): ProxyConfig {
   return {
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     secret: testSecret,
     // Per test database: proxies of different test files must not replay each other's spill.
@@ -72,7 +73,7 @@ export function proxyProcessEnv(
 ): Record<string, string> {
   return {
     DATABASE_URL: services.databaseUrl,
-    REDIS_URL: services.redisUrl,
+    ...redisEnvOf(services.redis),
     OSM_REDIS_PREFIX: services.redisPrefix,
     OSM_SECRET: testSecret,
     OSM_DATA_DIR: ports.dataDir,

@@ -1,12 +1,24 @@
-import { budgetWindow } from "@osm/budget/redis-key-names";
+import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import { inboxKeys, inboxRegistry } from "@osm/jobs/usage-inbox";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import type { TestServices } from "./context.ts";
 
-/** Waits until the usage queue of this test's prefix is empty and nothing is being ingested. */
+/** Events still in the proxies' usage inboxes (not yet moved into a queue job). */
+async function inboxEvents(redis: RedisClient, prefix: string): Promise<number> {
+  let n = 0;
+  for (const id of await redis.smembers(inboxRegistry(prefix)))
+    n += await redis.llen(inboxKeys(prefix, id).inbox);
+  return n;
+}
+
+/**
+ * Waits until the proxies' usage inboxes and the usage queue of this test's prefix are empty
+ * and nothing is being ingested.
+ */
 export async function usageDrained(services: TestServices, deadlineMs = 15_000) {
-  const connection = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(services.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
     connection,
     prefix: bullPrefix(services.redisPrefix),
@@ -14,7 +26,10 @@ export async function usageDrained(services: TestServices, deadlineMs = 15_000) 
   try {
     const started = Date.now();
     for (;;) {
-      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+      const counts = {
+        ...(await queue.getJobCounts("waiting", "active", "delayed", "prioritized")),
+        inbox: await inboxEvents(connection, services.redisPrefix),
+      };
       if (Object.values(counts).every((n) => n === 0)) return;
       if (Date.now() - started > deadlineMs)
         throw new Error(`usage queue not drained: ${JSON.stringify(counts)}`);
@@ -47,13 +62,13 @@ export async function moneyConservation(services: TestServices) {
     const id = `${row.key_id}|${window.id}`;
     ledger.set(id, (ledger.get(id) ?? 0n) + BigInt(row.cost as string));
   }
-  const redis = new Redis(services.redisUrl);
+  const redis = createRedis(services.redis, { maxRetriesPerRequest: 2 });
   const mismatches: string[] = [];
   try {
     for (const [id, cost] of ledger) {
       const [keyId, windowId] = id.split("|") as [string, string];
       const spent = await redis.hget(
-        `${services.redisPrefix}{${keyId}}:budget:${windowId}`,
+        keyCounters(services.redisPrefix, keyId, windowId).budget,
         "spent",
       );
       if (BigInt(spent ?? "0") !== cost) mismatches.push(`${id}: ledger ${cost}, counter ${spent}`);

@@ -11,7 +11,7 @@ export function testWorkerConfig(
 ): WorkerConfig {
   return {
     databaseUrl: services.databaseUrl,
-    redisUrl: services.redisUrl,
+    redis: services.redis,
     redisPrefix: services.redisPrefix,
     metricsPort: 0,
     concurrency: 2,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@osm/redis/connect";
 
 // Failures are counted per (email, address) and per address in a fixed 15-minute window. The
 // per-address ceiling is higher so that one office behind a NAT can still work, and no limit
@@ -10,14 +10,15 @@ export const maxFailuresPerAddress = 30;
 
 export type ThrottleState = { limited: false } | { limited: true; retryAfterSeconds: number };
 
-export function createLoginThrottle(redis: Redis, prefix: string) {
-  const keys = (email: string, address: string) => {
-    const emailHash = createHash("sha256").update(email).digest("hex").slice(0, 32);
-    return {
-      pair: `${prefix}login:pair:${emailHash}:${address}`,
-      address: `${prefix}login:addr:${address}`,
-    };
-  };
+/** The two counters of one attempt; the address is the hash tag of both (one cluster slot). */
+export function loginThrottleKeys(prefix: string, email: string, address: string) {
+  const emailHash = createHash("sha256").update(email).digest("hex").slice(0, 32);
+  const tag = `${prefix}login:{${address}}`;
+  return { pair: `${tag}:pair:${emailHash}`, address: `${tag}:addr` };
+}
+
+export function createLoginThrottle(redis: RedisClient, prefix: string) {
+  const keys = (email: string, address: string) => loginThrottleKeys(prefix, email, address);
   return {
     /**
      * Counts this sign-in attempt and says whether it may go on. The attempt is counted before

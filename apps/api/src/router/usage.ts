@@ -3,7 +3,7 @@ import { formatUsd } from "@osm/policy/money";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { attributionInput, idSchema, projectIdSchema } from "../inputs.ts";
-import { type AuthedContext, authedProcedure, requireRole, router } from "../trpc.ts";
+import { type AuthedContext, projectProcedure, router } from "../trpc.ts";
 
 const defaultRangeMs = 30 * 24 * 3600 * 1000;
 const maxRangeMs = 400 * 24 * 3600 * 1000;
@@ -31,62 +31,58 @@ function present<T extends { cost: string; inputTokens: string; outputTokens: st
 }
 
 export const usageRouter = router({
-  summary: authedProcedure
-    .input(
-      z.strictObject({
-        projectId: projectIdSchema,
-        from: z.date().optional(),
-        to: z.date().optional(),
-        ...attributionInput,
-      }),
-    )
-    .query(async ({ ctx, input }) => {
-      await requireRole(ctx, input.projectId, "viewer");
-      const r = range(ctx, input.from, input.to);
-      const s = await usageSummary(ctx.db, {
+  summary: projectProcedure(
+    "viewer",
+    z.strictObject({
+      projectId: projectIdSchema,
+      from: z.date().optional(),
+      to: z.date().optional(),
+      ...attributionInput,
+    }),
+  ).query(async ({ ctx, input }) => {
+    const r = range(ctx, input.from, input.to);
+    const s = await usageSummary(ctx.db, {
+      projectId: input.projectId,
+      endUser: input.endUser,
+      tag: input.tag,
+      ...r,
+    });
+    return {
+      ...r,
+      overall: present(s.overall),
+      byModel: s.byModel.map(present),
+      byKey: s.byKey.map(present),
+    };
+  }),
+
+  /** Hourly or daily points from the rollups, one per bucket and series (model, key or provider). */
+  timeseries: projectProcedure(
+    "viewer",
+    z.strictObject({
+      projectId: projectIdSchema,
+      keyId: idSchema.optional(),
+      keyIds: z.array(idSchema).min(1).max(20).optional(),
+      bucket: z.enum(["hour", "day"]),
+      groupBy: z.enum(usageGroups).default("model"),
+      from: z.date().optional(),
+      to: z.date().optional(),
+      ...attributionInput,
+    }),
+  ).query(async ({ ctx, input }) => {
+    const r = range(ctx, input.from, input.to);
+    const rows = await usageTimeseries(
+      ctx.db,
+      {
         projectId: input.projectId,
+        keyId: input.keyId,
+        keyIds: input.keyIds,
         endUser: input.endUser,
         tag: input.tag,
         ...r,
-      });
-      return {
-        ...r,
-        overall: present(s.overall),
-        byModel: s.byModel.map(present),
-        byKey: s.byKey.map(present),
-      };
-    }),
-
-  /** Hourly or daily points from the rollups, one per bucket and series (model, key or provider). */
-  timeseries: authedProcedure
-    .input(
-      z.strictObject({
-        projectId: projectIdSchema,
-        keyId: idSchema.optional(),
-        keyIds: z.array(idSchema).min(1).max(20).optional(),
-        bucket: z.enum(["hour", "day"]),
-        groupBy: z.enum(usageGroups).default("model"),
-        from: z.date().optional(),
-        to: z.date().optional(),
-        ...attributionInput,
-      }),
-    )
-    .query(async ({ ctx, input }) => {
-      await requireRole(ctx, input.projectId, "viewer");
-      const r = range(ctx, input.from, input.to);
-      const rows = await usageTimeseries(
-        ctx.db,
-        {
-          projectId: input.projectId,
-          keyId: input.keyId,
-          keyIds: input.keyIds,
-          endUser: input.endUser,
-          tag: input.tag,
-          ...r,
-        },
-        input.bucket,
-        input.groupBy,
-      );
-      return { ...r, bucket: input.bucket, groupBy: input.groupBy, points: rows.map(present) };
-    }),
+      },
+      input.bucket,
+      input.groupBy,
+    );
+    return { ...r, bucket: input.bucket, groupBy: input.groupBy, points: rows.map(present) };
+  }),
 });

@@ -1,6 +1,7 @@
 import { AlertTriangle } from "lucide-react";
 import { useState } from "react";
 import { Button } from "./ui/button.tsx";
+import { CodeBlock } from "./ui/code-block.tsx";
 import { Checkbox } from "./ui/controls.tsx";
 import { CopyButton } from "./ui/copy-button.tsx";
 import { ConfirmDialog, Dialog, DialogContent } from "./ui/dialog.tsx";
@@ -77,9 +78,9 @@ const reply = await client.chat.completions.create({
                 <p className="text-sm font-medium">OpenAI SDK</p>
                 <CopyButton value={code} label="Copy snippet" />
               </div>
-              <pre className="overflow-x-auto rounded-md bg-foreground p-3 text-xs text-background">
+              <CodeBlock label="OpenAI SDK snippet" className="bg-foreground text-background">
                 {code}
-              </pre>
+              </CodeBlock>
             </div>
           ) : null}
           <div className="flex flex-wrap items-center justify-between gap-3">

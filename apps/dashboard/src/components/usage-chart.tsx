@@ -105,6 +105,7 @@ export function UsageChart({
 
 export const rangeHours = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30, "90d": 24 * 90 } as const;
 export type Range = keyof typeof rangeHours;
+export const ranges = Object.keys(rangeHours) as Range[];
 
 export function rangeQuery(range: Range) {
   const hours = rangeHours[range];

@@ -14,12 +14,18 @@ import {
   CardHeader,
   CardTitle,
 } from "../components/ui/card.tsx";
-import { Tabs, TabsList, TabsTrigger } from "../components/ui/controls.tsx";
+import { Segmented } from "../components/ui/controls.tsx";
 import { ConfirmDialog, Dialog, DialogContent } from "../components/ui/dialog.tsx";
 import { Field, Input, Label } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
-import { type Metric, type Range, rangeQuery, UsageChart } from "../components/usage-chart.tsx";
+import {
+  type Metric,
+  type Range,
+  rangeQuery,
+  ranges,
+  UsageChart,
+} from "../components/usage-chart.tsx";
 import { formatMoney } from "../lib/money.ts";
 import { useProjectRole } from "../lib/session.ts";
 import { formatTime, formatTimeSeconds, relative, zoneName } from "../lib/time.ts";
@@ -342,25 +348,22 @@ export function KeyDetailPage() {
             <CardDescription>Times in {zoneName}.</CardDescription>
           </div>
           <div className="flex flex-wrap gap-2">
-            <Tabs value={metric} onValueChange={(v) => setMetric(v as Metric)}>
-              <TabsList aria-label="Metric">
-                <TabsTrigger value="requests">Requests</TabsTrigger>
-                <TabsTrigger value="tokens">Tokens</TabsTrigger>
-                <TabsTrigger value="cost">Cost</TabsTrigger>
-              </TabsList>
-            </Tabs>
-            <Tabs
+            <Segmented
+              label="Metric"
+              value={metric}
+              onChange={setMetric}
+              options={[
+                ["requests", "Requests"],
+                ["tokens", "Tokens"],
+                ["cost", "Cost"],
+              ]}
+            />
+            <Segmented
+              label="Range"
               value={range}
-              onValueChange={(v) => navigate({ search: { range: v as Range }, replace: true })}
-            >
-              <TabsList aria-label="Range">
-                {(["24h", "7d", "30d", "90d"] as const).map((r) => (
-                  <TabsTrigger key={r} value={r}>
-                    {r}
-                  </TabsTrigger>
-                ))}
-              </TabsList>
-            </Tabs>
+              onChange={(r) => navigate({ search: { range: r }, replace: true })}
+              options={ranges}
+            />
           </div>
         </CardHeader>
         <CardContent>

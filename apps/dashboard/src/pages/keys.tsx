@@ -21,6 +21,7 @@ import {
 import { gatewayBaseUrl } from "../components/secret-reveal.tsx";
 import { Button } from "../components/ui/button.tsx";
 import { Card } from "../components/ui/card.tsx";
+import { CodeBlock } from "../components/ui/code-block.tsx";
 import { Checkbox, Switch } from "../components/ui/controls.tsx";
 import { Input, NativeSelect } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
@@ -396,10 +397,13 @@ export function KeysPage() {
                 }
               >
                 <p className="mb-2">Create a key, then call the gateway with it:</p>
-                <pre className="overflow-x-auto rounded-md bg-muted p-3 text-left font-mono text-xs">{`curl ${gatewayBaseUrl()}/chat/completions \\
+                <CodeBlock
+                  label="curl example"
+                  className="bg-muted"
+                >{`curl ${gatewayBaseUrl()}/chat/completions \\
   -H "Authorization: Bearer $OSM_KEY" \\
   -H "Content-Type: application/json" \\
-  -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}'`}</pre>
+  -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}'`}</CodeBlock>
               </EmptyState>
             )}
           </div>

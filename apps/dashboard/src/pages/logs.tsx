@@ -303,6 +303,16 @@ export function LogsPage() {
                   {why[selected.code] ?? "The upstream provider answered with an error."}
                 </p>
               </div>
+            ) : selected.shadowCode ? (
+              <div className="grid gap-1 rounded-md border bg-muted/40 p-3 text-sm">
+                <p className="font-medium">
+                  Allowed, but the key's shadow policy would have refused it:{" "}
+                  <code>{selected.shadowCode}</code>
+                </p>
+                <p className="text-muted-foreground">
+                  {selected.shadowMessage ?? why[selected.shadowCode]}
+                </p>
+              </div>
             ) : null}
             <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-2 text-sm">
               <dt className="text-muted-foreground">Time</dt>

@@ -382,7 +382,7 @@ export function PolicyPage() {
                         onCheckedChange={field.onChange}
                         disabled={readOnly}
                       />
-                      {field.value ? "Shadow" : "Enforce"}
+                      Shadow mode
                     </label>
                   )}
                 />

@@ -3,12 +3,13 @@ import { useNavigate, useParams, useSearch } from "@tanstack/react-router";
 import { Download } from "lucide-react";
 import { Button } from "../components/ui/button.tsx";
 import { Card, CardContent, CardHeader, CardTitle } from "../components/ui/card.tsx";
-import { Checkbox, Tabs, TabsList, TabsTrigger } from "../components/ui/controls.tsx";
+import { Checkbox, Segmented } from "../components/ui/controls.tsx";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
 import {
   type Metric,
   type Range,
   rangeQuery,
+  ranges,
   type SeriesPoint,
   UsageChart,
 } from "../components/usage-chart.tsx";
@@ -105,32 +106,32 @@ export function UsagePage() {
         <CardHeader>
           <CardTitle>Over time</CardTitle>
           <div className="flex flex-wrap gap-2">
-            <Tabs value={metric} onValueChange={(v) => set({ metric: v as Metric })}>
-              <TabsList aria-label="Metric">
-                <TabsTrigger value="cost">Spend</TabsTrigger>
-                <TabsTrigger value="tokens">Tokens</TabsTrigger>
-                <TabsTrigger value="requests">Requests</TabsTrigger>
-              </TabsList>
-            </Tabs>
-            <Tabs
+            <Segmented
+              label="Metric"
+              value={metric}
+              onChange={(m) => set({ metric: m })}
+              options={[
+                ["cost", "Spend"],
+                ["tokens", "Tokens"],
+                ["requests", "Requests"],
+              ]}
+            />
+            <Segmented
+              label="Stack by"
               value={compare.length ? "key" : groupBy}
-              onValueChange={(v) => set({ groupBy: v as typeof groupBy, keys: undefined })}
-            >
-              <TabsList aria-label="Stack by">
-                <TabsTrigger value="model">Model</TabsTrigger>
-                <TabsTrigger value="key">Key</TabsTrigger>
-                <TabsTrigger value="provider">Provider</TabsTrigger>
-              </TabsList>
-            </Tabs>
-            <Tabs value={range} onValueChange={(v) => set({ range: v as Range })}>
-              <TabsList aria-label="Range">
-                {(["24h", "7d", "30d", "90d"] as const).map((r) => (
-                  <TabsTrigger key={r} value={r}>
-                    {r}
-                  </TabsTrigger>
-                ))}
-              </TabsList>
-            </Tabs>
+              onChange={(g) => set({ groupBy: g, keys: undefined })}
+              options={[
+                ["model", "Model"],
+                ["key", "Key"],
+                ["provider", "Provider"],
+              ]}
+            />
+            <Segmented
+              label="Range"
+              value={range}
+              onChange={(r) => set({ range: r })}
+              options={ranges}
+            />
           </div>
         </CardHeader>
         <CardContent>

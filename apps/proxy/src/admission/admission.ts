@@ -1,5 +1,5 @@
 import { type AdmitResult, BudgetCounters } from "@osm/budget/counters";
-import { budgetWindow } from "@osm/budget/redis-key-names";
+import { type BudgetWindow, budgetWindow } from "@osm/budget/redis-key-names";
 import type { Db } from "@osm/db/client";
 import { settledSpend } from "@osm/db/queries/keys";
 import { formatUsd } from "@osm/policy/money";
@@ -142,7 +142,7 @@ export class AdmissionControl {
           return admission;
         }
         case "missing":
-          await this.rebuild(key, window.id, window.start, window.end, window.ttlSeconds);
+          await this.rebuild(key, window);
           continue;
         case "rate_requests":
           throw new GatewayError(
@@ -233,23 +233,16 @@ export class AdmissionControl {
   }
 
   // One rebuild per counter at a time: a thousand requests on a brand-new key read PostgreSQL once.
-  private rebuild(
-    key: CachedKey,
-    windowId: string,
-    start: Date,
-    end: Date | null,
-    ttl: number,
-  ): Promise<void> {
-    const id = `${key.id}:${windowId}`;
+  private rebuild(key: CachedKey, window: BudgetWindow): Promise<void> {
+    const id = `${key.id}:${window.id}`;
     const running = this.rebuilding.get(id);
     if (running) return running;
     const work = (async () => {
-      const resetAt = key.spendResetAt && key.spendResetAt >= start ? key.spendResetAt : null;
-      const totals = await settledSpend(this.deps.db, new Map([[key.id, { start, end, resetAt }]]));
+      const totals = await settledSpend(this.deps.db, new Map([[key.id, window]]));
       const settled = totals.get(key.id)?.window ?? 0n;
       this.deps.roundTrips.inc({ phase: "rebuild" });
       try {
-        await this.counters.rebuild(key.id, windowId, settled, ttl);
+        await this.counters.rebuild(key.id, window.id, settled, window.ttlSeconds);
       } catch {
         throw unavailable();
       }

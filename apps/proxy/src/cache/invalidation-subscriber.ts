@@ -1,5 +1,5 @@
 import { type Invalidation, invalidationChannel, invalidationSchema } from "@osm/jobs/invalidation";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@osm/redis/connect";
 import type { Logger } from "pino";
 import type { SeenVersions } from "./versions.ts";
 
@@ -8,7 +8,7 @@ import type { SeenVersions } from "./versions.ts";
  * cache is cleared, since messages published meanwhile are gone.
  */
 export function subscribeInvalidations(options: {
-  subscriber: Redis;
+  subscriber: RedisClient;
   prefix: string;
   versions: SeenVersions;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@osm/redis/connect";
 import type { Logger } from "pino";
 import { GatewayError } from "../errors.ts";
 
@@ -15,7 +15,7 @@ const ttlSeconds = 30 * 24 * 3600;
 
 export class ResponseDirectory {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log: Logger,
   ) {}

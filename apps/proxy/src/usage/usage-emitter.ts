@@ -3,8 +3,9 @@ import { hostname } from "node:os";
 import { enqueueUsageBatch } from "@osm/jobs/queues";
 import { type UsageEvent, usageEventSchema } from "@osm/jobs/usage-event";
 import { adoptInboxScript, inboxKeys, inboxRegistry, trimInboxScript } from "@osm/jobs/usage-inbox";
+import type { RedisClient } from "@osm/redis/connect";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import { ZodError } from "zod";
 import type { SpillFile } from "./spill-file.ts";
@@ -30,7 +31,7 @@ type InboxScripts = {
 
 export type UsageEmitterOptions = {
   /** The queue's own connection (it waits out a reconnect; the request path never does). */
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   spill: SpillFile;
   log: Logger;
@@ -59,7 +60,7 @@ export class UsageEmitter {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
   private readonly keys: { inbox: string; alive: string };
   private readonly registry: string;
-  private readonly redis: Redis & InboxScripts;
+  private readonly redis: RedisClient & InboxScripts;
   private waiting: Waiting[] = [];
   private writing = false;
   /** After a failed append, events go straight to the spill file until then (ms). */
@@ -73,15 +74,23 @@ export class UsageEmitter {
   sent = 0;
   spilled = 0;
 
+  /**
+   * Whether a settlement script may append the event itself. On a cluster the key's counters
+   * and this inbox are in different slots, so the event is appended by `emit`, sent alongside
+   * the settlement instead.
+   */
+  readonly inboxReachableFromScripts: boolean;
+
   constructor(private readonly o: UsageEmitterOptions) {
+    this.inboxReachableFromScripts = !(o.redis instanceof Cluster);
     this.keys = inboxKeys(o.prefix, this.id);
     this.registry = inboxRegistry(o.prefix);
-    const redis = o.redis as Redis & Partial<InboxScripts>;
+    const redis = o.redis as RedisClient & Partial<InboxScripts>;
     if (!redis.osmTrimInbox) {
       o.redis.defineCommand("osmTrimInbox", { numberOfKeys: 1, lua: trimInboxScript });
       o.redis.defineCommand("osmAdoptInbox", { numberOfKeys: 4, lua: adoptInboxScript });
     }
-    this.redis = o.redis as Redis & InboxScripts;
+    this.redis = o.redis as RedisClient & InboxScripts;
     const every = (ms: number, run: () => Promise<unknown>) => {
       const timer = setInterval(() => void run().catch(() => {}), ms);
       timer.unref();

@@ -1,11 +1,12 @@
 import { bullPrefix, enqueueAlertDelivery, queueNames } from "@osm/jobs/queues";
+import { createRedis } from "@osm/redis/connect";
+import type { RedisTarget } from "@osm/redis/target";
 import { type Job, Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { WorkerMetrics } from "../metrics.ts";
 
 export type AlertsWorkerOptions = {
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   concurrency: number;
   stalledIntervalMs: number;
@@ -18,7 +19,7 @@ export type AlertsWorkerOptions = {
 /** The BullMQ worker that sends webhook deliveries, on a Redis connection of its own. */
 export function createAlertsWorker(options: AlertsWorkerOptions) {
   const { metrics, log } = options;
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, unknown>(queueNames.alerts, options.processor, {
     connection,
     prefix: bullPrefix(options.redisPrefix),
@@ -47,11 +48,11 @@ export type EnqueueDelivery = (deliveryId: string) => Promise<void>;
 
 /** The producer side: threshold checks enqueue deliveries here (job id = delivery id). */
 export function createAlertsQueue(
-  redisUrl: string,
+  redis: RedisTarget,
   redisPrefix: string,
   options: { retryDelayMs?: number } = {},
 ) {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  const connection = createRedis(redis, { maxRetriesPerRequest: 3 });
   const queue = new Queue(queueNames.alerts, { connection, prefix: bullPrefix(redisPrefix) });
   const enqueue: EnqueueDelivery = (deliveryId) => enqueueAlertDelivery(queue, deliveryId, options);
   return {

@@ -1,6 +1,7 @@
 import { bullPrefix, housekeepingEveryMs, jobNames, queueNames } from "@osm/jobs/queues";
+import { createRedis } from "@osm/redis/connect";
+import type { RedisTarget } from "@osm/redis/target";
 import { Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 
 /**
@@ -8,12 +9,12 @@ import type { Logger } from "pino";
  * Redis) fires a job every interval; whichever worker takes it runs the pass.
  */
 export async function startHousekeeping(options: {
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   run: () => Promise<unknown>;
   log: Logger;
 }) {
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const prefix = bullPrefix(options.redisPrefix);
   const queue = new Queue(queueNames.housekeeping, { connection, prefix });
   await queue.upsertJobScheduler(
@@ -21,7 +22,7 @@ export async function startHousekeeping(options: {
     { every: housekeepingEveryMs },
     { name: jobNames.housekeeping, opts: { removeOnComplete: 100, removeOnFail: 100 } },
   );
-  const workerConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const workerConnection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const worker = new Worker(queueNames.housekeeping, () => options.run(), {
     connection: workerConnection,
     prefix,

@@ -1,12 +1,13 @@
 import type { IngestResult } from "@osm/db/queries/ingest";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import { createRedis } from "@osm/redis/connect";
+import type { RedisTarget } from "@osm/redis/target";
 import { type Job, Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { WorkerMetrics } from "../metrics.ts";
 
 export type UsageWorkerOptions = {
-  redisUrl: string;
+  redis: RedisTarget;
   redisPrefix: string;
   concurrency: number;
   stalledIntervalMs: number;
@@ -26,7 +27,7 @@ const MAX_STALLED_COUNT = 5;
 export function createUsageWorker(options: UsageWorkerOptions) {
   const { metrics, log } = options;
   // BullMQ's blocking commands must outwait a Redis restart rather than fail after N retries.
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(options.redis, { maxRetriesPerRequest: null });
   const worker = new Worker<unknown, IngestResult>(queueNames.usage, options.processor, {
     connection,
     prefix: bullPrefix(options.redisPrefix),
@@ -56,9 +57,9 @@ export function createUsageWorker(options: UsageWorkerOptions) {
 }
 
 /** A producer-side handle on the usage queue, for depth and lag on scrape. */
-export function createUsageQueue(redisUrl: string, redisPrefix: string) {
+export function createUsageQueue(redis: RedisTarget, redisPrefix: string) {
   // Fail a probe fast rather than queue it behind a reconnect: a scrape must not hang.
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const connection = createRedis(redis, { maxRetriesPerRequest: 1 });
   const queue = new Queue(queueNames.usage, { connection, prefix: bullPrefix(redisPrefix) });
   return {
     queue,

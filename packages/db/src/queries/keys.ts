@@ -1,5 +1,6 @@
 import { newId } from "@osm/keys/ids";
-import { windowEnd, windowStart } from "@osm/policy/windows";
+import type { KeyStatus } from "@osm/policy/key-status";
+import type { SpendWindow } from "@osm/policy/windows";
 import {
   and,
   asc,
@@ -24,21 +25,7 @@ import { type ApiKeyRow, apiKeys, keyRotations } from "../schema/keys.ts";
 import { keySpendDaily, usageLedger } from "../schema/usage.ts";
 import { type PageParams, toPage } from "./pagination.ts";
 
-export const keyStatuses = ["revoked", "expired", "inactive", "limit_reached", "active"] as const;
-export type KeyStatus = (typeof keyStatuses)[number];
-
-/** The displayed status, derived from stored state: revoked > expired > inactive > limit_reached > active. */
-export function keyStatus(
-  key: Pick<ApiKeyRow, "revokedAt" | "expiresAt" | "enabled" | "limitReached">,
-  now: Date,
-): KeyStatus {
-  if (key.revokedAt) return "revoked";
-  if (key.expiresAt && key.expiresAt <= now) return "expired";
-  if (!key.enabled) return "inactive";
-  if (key.limitReached) return "limit_reached";
-  return "active";
-}
-
+// The SQL twin of keyStatus() for the list filter: each status excludes the ones above it.
 function statusCondition(status: KeyStatus, now: Date): SQL | undefined {
   const notRevoked = isNull(apiKeys.revokedAt);
   const notExpired = or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now));
@@ -266,22 +253,6 @@ export async function deleteExpiredRotations(db: DbOrTx, now: Date): Promise<num
     .where(lt(keyRotations.createdAt, new Date(now.getTime() - rotationReplayWindowMs)))
     .returning({ keyId: keyRotations.keyId });
   return rows.length;
-}
-
-export type SpendWindow = { start: Date; end: Date | null; resetAt: Date | null };
-
-/** The budget window a key is in at `at`, with a spend reset inside it if there was one. */
-export function keySpendWindow(
-  key: Pick<ApiKeyRow, "budgetPeriod" | "spendResetAt">,
-  at: Date,
-): SpendWindow {
-  const start = windowStart(key.budgetPeriod, at);
-  const end = windowEnd(key.budgetPeriod, at);
-  const resetAt =
-    key.spendResetAt && key.spendResetAt >= start && key.spendResetAt <= at
-      ? key.spendResetAt
-      : null;
-  return { start, end, resetAt };
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);

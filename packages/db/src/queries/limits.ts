@@ -1,10 +1,11 @@
+import { spendWindow } from "@osm/policy/windows";
 import { and, eq, inArray, isNotNull, isNull, lte, or } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { nextVersion } from "../schema/columns.ts";
 import { apiKeys } from "../schema/keys.ts";
 import { windowResets } from "../schema/usage.ts";
 import { recordAudit } from "./audit.ts";
-import { findKey, keySpendWindow, settledSpend } from "./keys.ts";
+import { findKey, settledSpend } from "./keys.ts";
 
 const system = { type: "system" as const, id: null };
 
@@ -20,8 +21,8 @@ export async function flagLimitReached(
 ): Promise<{ version: number; projectId: string } | null> {
   const key = await findKey(db, params.keyId);
   if (!key || key.spendLimit === null || key.limitReached) return null;
-  const eventWindow = keySpendWindow(key, params.at);
-  const currentWindow = keySpendWindow(key, params.now);
+  const eventWindow = spendWindow(key, params.at);
+  const currentWindow = spendWindow(key, params.now);
   if (eventWindow.start.getTime() !== currentWindow.start.getTime()) return null;
   if ((eventWindow.resetAt?.getTime() ?? 0) !== (currentWindow.resetAt?.getTime() ?? 0))
     return null;
@@ -83,7 +84,7 @@ export async function resetDueWindows(
     .where(and(eq(apiKeys.limitReached, true), isNull(apiKeys.revokedAt)));
   const cleared: { keyId: string; version: number }[] = [];
   for (const key of flagged) {
-    const window = keySpendWindow(key, now);
+    const window = spendWindow(key, now);
     const flaggedIn = key.limitWindowStart;
     if (flaggedIn && flaggedIn.getTime() >= window.start.getTime()) continue;
     const row = await db.transaction(async (tx) => {

@@ -4,6 +4,7 @@ import {
   DropdownMenu as MenuPrimitive,
   Switch as SwitchPrimitive,
   Tabs as TabsPrimitive,
+  ToggleGroup as ToggleGroupPrimitive,
 } from "radix-ui";
 import type { ComponentProps } from "react";
 import { cn } from "../../lib/utils.ts";
@@ -65,6 +66,46 @@ export function TabsTrigger({ className, ...props }: ComponentProps<typeof TabsP
 }
 
 export const TabsContent = TabsPrimitive.Content;
+
+/**
+ * Pick one of a few options (metric, range, grouping). Not Tabs: there is no tab panel to
+ * point at, so a tab role would reference nothing (axe: aria-valid-attr-value).
+ */
+export function Segmented<T extends string>({
+  value,
+  onChange,
+  options,
+  label,
+}: {
+  value: T;
+  onChange: (value: T) => void;
+  options: readonly (T | readonly [T, string])[];
+  label: string;
+}) {
+  return (
+    <ToggleGroupPrimitive.Root
+      type="single"
+      value={value}
+      // An empty string means the active option was clicked again: keep it selected.
+      onValueChange={(v) => v && onChange(v as T)}
+      aria-label={label}
+      className="inline-flex h-9 items-center rounded-lg bg-muted p-1 text-muted-foreground"
+    >
+      {options.map((o) => {
+        const [v, text] = typeof o === "string" ? [o, o] : o;
+        return (
+          <ToggleGroupPrimitive.Item
+            key={v}
+            value={v}
+            className="inline-flex items-center justify-center rounded-md px-3 py-1 text-sm font-medium whitespace-nowrap data-[state=on]:bg-card data-[state=on]:text-foreground data-[state=on]:shadow-sm"
+          >
+            {text}
+          </ToggleGroupPrimitive.Item>
+        );
+      })}
+    </ToggleGroupPrimitive.Root>
+  );
+}
 
 export const DropdownMenu = MenuPrimitive.Root;
 export const DropdownMenuTrigger = MenuPrimitive.Trigger;

@@ -5,14 +5,14 @@ import {
   deliveriesInWindows,
   recordThresholdCrossed,
 } from "@osm/db/queries/alert-deliveries";
-import { keySpendWindow, type SpendWindow, settledSpend } from "@osm/db/queries/keys";
+import { settledSpend } from "@osm/db/queries/keys";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import { formatUsd } from "@osm/policy/money";
+import { countedFrom, spendWindow } from "@osm/policy/windows";
 import type { Logger } from "pino";
 import type { EnqueueDelivery } from "../../queues/alerts.ts";
 
 /** The window an alert is sent once per: the budget window, or its part since a spend reset. */
-export const alertWindowStart = (w: SpendWindow) => w.resetAt ?? w.start;
 
 /**
  * After a batch lands (and after limit flips): every key of the batch that spent or was refused
@@ -32,17 +32,17 @@ export async function checkAlertThresholds(
   const keys = await alertCandidates(deps.db, keyIds);
   if (keys.length === 0) return 0;
   const now = deps.now();
-  const windows = new Map(keys.map((k) => [k.id, keySpendWindow(k, now)]));
+  const windows = new Map(keys.map((k) => [k.id, spendWindow(k, now)]));
   const spend = await settledSpend(deps.db, windows);
   const existing = await deliveriesInWindows(
     deps.db,
-    keys.map((k) => ({ keyId: k.id, windowStart: alertWindowStart(windows.get(k.id)!) })),
+    keys.map((k) => ({ keyId: k.id, windowStart: countedFrom(windows.get(k.id)!) })),
   );
 
   let created = 0;
   for (const key of keys) {
     const window = windows.get(key.id)!;
-    const windowStart = alertWindowStart(window);
+    const windowStart = countedFrom(window);
     const limit = key.spendLimit!;
     const spent = spend.get(key.id)?.window ?? 0n;
     // A key refused because not even the smallest request fits has hit its limit too.

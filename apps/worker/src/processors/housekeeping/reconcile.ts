@@ -1,7 +1,8 @@
 import type { BudgetCounters } from "@osm/budget/counters";
 import { budgetWindow } from "@osm/budget/redis-key-names";
 import type { Db } from "@osm/db/client";
-import { keySpendWindow, keysWithLimits, settledSpend } from "@osm/db/queries/keys";
+import { keysWithLimits, settledSpend } from "@osm/db/queries/keys";
+import { spendWindow } from "@osm/policy/windows";
 import type { Logger } from "pino";
 import type { Counter } from "prom-client";
 
@@ -30,7 +31,7 @@ export async function reconcileCounters(
     cursor = keys.at(-1)!.id;
     const settled = await settledSpend(
       deps.db,
-      new Map(keys.map((k) => [k.id, keySpendWindow(k, now)])),
+      new Map(keys.map((k) => [k.id, spendWindow(k, now)])),
     );
     for (const key of keys) {
       const window = budgetWindow(key.budgetPeriod, key.spendResetAt, now);
