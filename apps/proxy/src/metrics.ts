@@ -76,6 +76,12 @@ export function createProxyMetrics() {
       help: "Requests in flight",
       registers: [registry],
     }),
+    redisRoundTrips: new Counter({
+      name: "osm_proxy_redis_round_trips_total",
+      help: "Redis round trips made for requests, by phase (usage: one group-committed append shared by many)",
+      labelNames: ["phase"] as const,
+      registers: [registry],
+    }),
   };
 }
 export type ProxyMetrics = ReturnType<typeof createProxyMetrics>;

@@ -12,7 +12,7 @@ import { startTracing } from "@osm/observability/tracing";
 import { createRedis, pingEveryMaster } from "@osm/redis/connect";
 import { Queue } from "bullmq";
 import { pino } from "pino";
-import { AdmissionControl, BudgetCounters, reservationTtlMs } from "./admission/admission.ts";
+import { AdmissionControl, BudgetCounters } from "./admission/admission.ts";
 import { AuthFailureThrottle } from "./auth-failure-throttle.ts";
 import { authenticate } from "./authenticate.ts";
 import { CatalogCache } from "./cache/catalog-cache.ts";
@@ -127,6 +127,8 @@ export async function startProxy(
   const subscriber = createRedis(config.redis, { maxRetriesPerRequest: null });
   // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
   const requestRedis = createRedis(config.redis, {
+    // Admissions and settlements issued in the same tick share one socket write.
+    autoPipelining: true,
     offlineQueue: false,
     commandTimeoutMs: config.redisTimeoutMs,
     maxRetriesPerRequest: 0,
@@ -150,7 +152,13 @@ export async function startProxy(
   const now = overrides.now ?? (() => new Date());
   const spill = new SpillFile(config.dataDir);
   const admission = new AdmissionControl(
-    { db, log, minOutputTokens: config.minOutputTokens, admissions: metrics.admissions },
+    {
+      db,
+      log,
+      minOutputTokens: config.minOutputTokens,
+      admissions: metrics.admissions,
+      roundTrips: metrics.redisRoundTrips,
+    },
     new BudgetCounters(requestRedis, config.redisPrefix),
   );
   const deps: GatewayDeps = {
@@ -167,13 +175,16 @@ export async function startProxy(
       idleMs: config.upstreamIdleMs,
       lookup: overrides.lookup,
     }),
-    usage: new UsageEmitter(
+    usage: new UsageEmitter({
+      redis: queueConnection,
       queue,
       spill,
       log,
-      config.redisTimeoutMs,
-      () => queueConnection.status === "ready",
-    ),
+      prefix: config.redisPrefix,
+      enqueueTimeoutMs: config.redisTimeoutMs,
+      redisReady: () => queueConnection.status === "ready",
+      onRoundTrip: () => metrics.redisRoundTrips.inc({ phase: "usage" }),
+    }),
     inflight: new InflightRegistry(),
     responses: new ResponseDirectory(requestRedis, config.redisPrefix, log),
     admission,
@@ -248,30 +259,40 @@ export async function startProxy(
     let record: RequestRecord | null = null;
     const controller = new AbortController();
     let untrack = () => {};
-    let extender: NodeJS.Timeout | null = null;
     let completion: Promise<void> | null = null;
     let refusedCode = "";
     // Settlement and the usage event, once, before the response's last byte: a client that
     // sends its next request at once sees this one settled.
     const complete = () => {
       completion ??= (async () => {
-        if (extender) clearInterval(extender);
         if (!record) return;
+        const event = record.toEvent(process.hrtime.bigint());
+        // The event rides along with the settlement where the script can reach the inbox; else
+        // its append is sent now, beside the settlement: one round trip after the upstream.
+        const carried =
+          record.admission && event && deps.usage.inboxReachableFromScripts
+            ? deps.usage.inbox(event)
+            : undefined;
+        const appended = event && !carried ? deps.usage.emit(event) : null;
+        let settledWithEvent = false;
         if (record.admission) {
           // Charged in full all the same; counted so an operator sees a bound that did not hold.
           if (record.admission.trackSpend && record.cost > record.admission.reserved) {
             metrics.overReservation.inc();
           }
-          await deps.admission.settle(
+          const settled = await deps.admission.settle(
             record.admission,
             record.cost,
             record.inputTokens + record.outputTokens,
+            carried,
           );
+          settledWithEvent = settled && carried !== undefined;
         }
-        const event = record.toEvent(process.hrtime.bigint());
         if (event) {
           logRequest(event);
-          await deps.usage.emit(event);
+          if (appended) await appended;
+          else if (settledWithEvent) deps.usage.recorded();
+          else await deps.usage.emit(event);
         }
       })();
       return completion;
@@ -287,11 +308,6 @@ export async function startProxy(
       untrack = deps.inflight.track(key.id, controller);
       metrics.inflight.inc();
       const route = { deps, record, req, res, signal: controller.signal, trace, complete };
-      // A live request keeps its reservation: the deadline moves forward while it runs.
-      extender = setInterval(() => {
-        if (record?.admission) void deps.admission.extend(record.admission, Date.now());
-      }, reservationTtlMs / 3);
-      extender.unref();
       if (path === "/v1/models") await listModels(deps, record, res);
       else if (typeof path === "object") await forwardResponseAction(route, path.action, path.id);
       else {
@@ -429,6 +445,7 @@ export async function startProxy(
   }
   // Usage a previous process spilled (or left behind when it was killed) goes to the queue now.
   void deps.usage.replaySpilled();
+  await deps.usage.start();
   const port = (server.address() as AddressInfo).port;
   log.info({ port, metricsPort: metricsServer.port }, "proxy listening");
 

@@ -50,11 +50,14 @@ export type SettleRequest = {
   tokens: number | null;
   /** False for keys without a limit: only the rate log is touched. */
   trackSpend: boolean;
+  /** The request's usage event, appended to this usage inbox in the same script call. */
+  record?: { inbox: string; event: string };
 };
 
 type Scripts = {
   osmAdmit(...args: (string | number)[]): Promise<[AdmitStatus, string, string, string]>;
   osmSettle(...args: (string | number)[]): Promise<string>;
+  osmSettleRecord(...args: (string | number)[]): Promise<string>;
   osmExtend(...args: (string | number)[]): Promise<number>;
   osmRebuild(...args: (string | number)[]): Promise<string>;
   osmReconcile(...args: (string | number)[]): Promise<[string, string]>;
@@ -110,17 +113,17 @@ export class BudgetCounters {
 
   async settle(r: SettleRequest): Promise<bigint> {
     const k = this.keys(r.keyId, r.windowId);
-    const spent = await this.redis.osmSettle(
+    const keys = [
       k.budget,
       k.reservationDeadlines,
       k.reservationAmounts,
       k.tokenAmounts,
       k.tokenTotal,
-      r.requestId,
-      r.cost.toString(),
-      r.tokens ?? -1,
-      r.trackSpend ? "1" : "0",
-    );
+    ];
+    const args = [r.requestId, r.cost.toString(), r.tokens ?? -1, r.trackSpend ? "1" : "0"];
+    const spent = r.record
+      ? await this.redis.osmSettleRecord(...keys, r.record.inbox, ...args, r.record.event)
+      : await this.redis.osmSettle(...keys, ...args);
     return BigInt(spent);
   }
 
@@ -188,6 +191,7 @@ function defineScripts(redis: RedisClient) {
   if (target.osmAdmit) return;
   redis.defineCommand("osmAdmit", { numberOfKeys: 7, lua: admitScript });
   redis.defineCommand("osmSettle", { numberOfKeys: 5, lua: settleScript });
+  redis.defineCommand("osmSettleRecord", { numberOfKeys: 6, lua: settleScript });
   redis.defineCommand("osmExtend", { numberOfKeys: 1, lua: extendScript });
   redis.defineCommand("osmRebuild", { numberOfKeys: 1, lua: rebuildScript });
   redis.defineCommand("osmReconcile", { numberOfKeys: 3, lua: reconcileScript });

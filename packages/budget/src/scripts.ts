@@ -112,9 +112,13 @@ return {'ok', fmt(spent), fmt(reserved), '0'}
 `;
 
 /**
- * Settles a request at its actual cost (0 releases it) and corrects its token count.
+ * Settles a request at its actual cost (0 releases it) and corrects its token count; with a
+ * sixth key, also appends the request's usage event to that usage inbox, so settlement and
+ * the event's durability share the request's one round trip after the upstream answered.
  * KEYS: budget, reservation deadlines, reservation amounts, token amounts, token total
+ *       [, usage inbox]
  * ARGV: request id, cost nanos, actual tokens (-1: no rate log), track spend (1/0)
+ *       [, usage event JSON]
  * Returns the spent total after settling.
  */
 export const settleScript = `
@@ -140,6 +144,7 @@ if tokens >= 0 then
     redis.call('INCRBY', KEYS[5], tokens - tonumber(before))
   end
 end
+if KEYS[6] and ARGV[5] then redis.call('RPUSH', KEYS[6], ARGV[5]) end
 return string.format('%.0f', spent)
 `;
 

@@ -14,6 +14,11 @@ export type RedisConnectionOptions = {
   offlineQueue?: boolean;
   /** A command without a reply after this long fails. */
   commandTimeoutMs?: number;
+  /**
+   * Commands issued in the same tick share one socket write. One server only: on a cluster
+   * without an offline queue, auto-pipelined admissions were refused under concurrency.
+   */
+  autoPipelining?: boolean;
   /** Delay before reconnect attempt n; for a cluster, before rediscovering its nodes. */
   reconnectDelayMs?: (attempt: number) => number;
 };
@@ -32,6 +37,7 @@ export function createRedis(target: RedisTarget, options: RedisConnectionOptions
     return new Redis(target.url, {
       ...commandOptions,
       ...(options.offlineQueue !== undefined ? { enableOfflineQueue: options.offlineQueue } : {}),
+      ...(options.autoPipelining ? { enableAutoPipelining: true } : {}),
       ...(options.reconnectDelayMs ? { retryStrategy: options.reconnectDelayMs } : {}),
     });
   }

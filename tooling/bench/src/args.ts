@@ -1,37 +1,62 @@
-export const scenarioNames = [
-  "direct-json",
-  "proxy-json",
-  "direct-stream",
-  "proxy-stream",
-] as const;
-export type ScenarioName = (typeof scenarioNames)[number];
+export const targetNames = ["direct", "floor", "osm", "portkey"] as const;
+export type TargetName = (typeof targetNames)[number];
+export const kindNames = ["json", "stream"] as const;
+export type KindName = (typeof kindNames)[number];
 
 export type BenchOptions = {
   durationS: number;
   warmupS: number;
   connections: number[];
-  scenarios: ScenarioName[];
-  /** Run the proxy child under `--cpu-prof` and print its top self-time functions. */
+  targets: TargetName[];
+  kinds: KindName[];
+  /** Interleaved rounds: every (target, kind, connections) once per round; medians reported. */
+  rounds: number;
+  /** Gateways on core 0, everything else on core 1 (taskset). */
+  pin: boolean;
+  /** Run the proxy child under `--cpu-prof`, print its top self-time functions, Redis and SQL. */
   profile: boolean;
+  /** Also write the figures and the latency chart under docs/bench/. */
+  record: boolean;
   quick: boolean;
   help: boolean;
 };
 
-export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup=SECONDS]
-                  [--connections=N[,N...]] [--scenarios=NAME[,NAME...]] [--profile]
-  --duration     measured seconds per scenario (default 8; --quick: 2)
-  --warmup       unmeasured seconds before each scenario (default 2; --quick: 0.5)
-  --connections  load generator connections, a comma list runs each (default 32)
-  --scenarios    ${scenarioNames.join(", ")} (default: all; --profile: proxy-json)
-  --profile      CPU-profile the proxy process and summarise its top self-time functions`;
+export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup=SECONDS] [--rounds=N]
+                  [--connections=N[,N...]] [--targets=NAME[,NAME...]] [--kinds=json,stream]
+                  [--no-pin] [--profile] [--record]
+  --duration     measured seconds per run (default 5; --quick: 2)
+  --warmup       unmeasured seconds before each run (default 1; --quick: 0.5)
+  --rounds       interleaved rounds, medians reported (default 3; --quick and --profile: 1)
+  --connections  load generator connections, a comma list runs each (default 50,1)
+  --targets      ${targetNames.join(", ")} (default: all; --profile: osm)
+  --kinds        ${kindNames.join(", ")} (default: both; --profile: json)
+  --no-pin       do not pin the gateways to core 0 and everything else to core 1
+  --profile      CPU-profile the proxy; Redis commandstats and pg_stat_statements top entries
+  --record       also write docs/bench/results.json and docs/bench/latency.svg`;
 
 export type ParsedArgs = { ok: true; options: BenchOptions } | { ok: false; line: string };
+
+const valued = ["duration", "warmup", "rounds", "connections", "targets", "kinds"];
+const switches = ["no-pin", "profile", "record", "quick", "help"];
 
 function positive(name: string, value: string | undefined): number | string {
   const n = Number(value);
   if (value === undefined || value === "" || !Number.isFinite(n) || n <= 0)
     return `--${name} must be a positive number, got "${value ?? ""}"`;
   return n;
+}
+
+function list<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+): T[] | string {
+  const items = (raw ?? "").split(",").map((s) => s.trim());
+  const unknown = items.filter((s) => !allowed.some((n) => n === s));
+  if (items.length === 0 || unknown.length > 0)
+    return `--${name} takes ${allowed.join(", ")}; got "${raw ?? ""}"`;
+  // The canonical order, so each gateway runs next to its baseline.
+  return allowed.filter((n) => items.includes(n));
 }
 
 /** Accepts `--flag=value` and `--flag value`; a lone `--` (pnpm's separator) is skipped. */
@@ -48,29 +73,20 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     const name = arg.slice(2);
     const next = argv[i + 1];
-    const takesValue = ["duration", "warmup", "connections", "scenarios"].includes(name);
-    if (takesValue && next !== undefined && !next.startsWith("--")) {
+    if (valued.includes(name) && next !== undefined && !next.startsWith("--")) {
       flags.set(name, next);
       i++;
     } else flags.set(name, undefined);
   }
-
-  const known = new Set([
-    "duration",
-    "warmup",
-    "connections",
-    "scenarios",
-    "profile",
-    "quick",
-    "help",
-  ]);
   for (const name of flags.keys())
-    if (!known.has(name)) return { ok: false, line: `unknown flag --${name}` };
+    if (!valued.includes(name) && !switches.includes(name))
+      return { ok: false, line: `unknown flag --${name}` };
 
   const quick = flags.has("quick");
   const profile = flags.has("profile");
-  let durationS = quick ? 2 : 8;
-  let warmupS = quick ? 0.5 : 2;
+  let durationS = quick ? 2 : 5;
+  let warmupS = quick ? 0.5 : 1;
+  let rounds = quick || profile ? 1 : 3;
   if (flags.has("duration")) {
     const v = positive("duration", flags.get("duration"));
     if (typeof v === "string") return { ok: false, line: v };
@@ -83,12 +99,19 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       return { ok: false, line: `--warmup must be a number ≥ 0, got "${raw ?? ""}"` };
     warmupS = v;
   }
+  if (flags.has("rounds")) {
+    const raw = flags.get("rounds");
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < 1 || v > 20)
+      return { ok: false, line: `--rounds must be an integer from 1 to 20, got "${raw ?? ""}"` };
+    rounds = v;
+  }
 
-  let connections = [32];
+  let connections = [50, 1];
   if (flags.has("connections")) {
-    const list = (flags.get("connections") ?? "").split(",").map((s) => s.trim());
-    const parsed = list.map(Number);
-    if (list.length === 0 || parsed.some((n) => !Number.isInteger(n) || n < 1 || n > 1024))
+    const items = (flags.get("connections") ?? "").split(",").map((s) => s.trim());
+    const parsed = items.map(Number);
+    if (items.length === 0 || parsed.some((n) => !Number.isInteger(n) || n < 1 || n > 1024))
       return {
         ok: false,
         line: `--connections must be integers from 1 to 1024, got "${flags.get("connections") ?? ""}"`,
@@ -96,17 +119,17 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     connections = parsed;
   }
 
-  let scenarios: ScenarioName[] = profile ? ["proxy-json"] : [...scenarioNames];
-  if (flags.has("scenarios")) {
-    const list = (flags.get("scenarios") ?? "").split(",").map((s) => s.trim());
-    const unknown = list.filter((s) => !scenarioNames.some((n) => n === s));
-    if (list.length === 0 || unknown.length > 0)
-      return {
-        ok: false,
-        line: `--scenarios takes ${scenarioNames.join(", ")}; got "${flags.get("scenarios") ?? ""}"`,
-      };
-    // Keep the canonical order so each proxy scenario runs right after its direct baseline.
-    scenarios = scenarioNames.filter((n) => list.includes(n));
+  let targets: TargetName[] = profile ? ["osm"] : [...targetNames];
+  if (flags.has("targets")) {
+    const v = list("targets", flags.get("targets"), targetNames);
+    if (typeof v === "string") return { ok: false, line: v };
+    targets = v;
+  }
+  let kinds: KindName[] = profile ? ["json"] : [...kindNames];
+  if (flags.has("kinds")) {
+    const v = list("kinds", flags.get("kinds"), kindNames);
+    if (typeof v === "string") return { ok: false, line: v };
+    kinds = v;
   }
 
   return {
@@ -115,8 +138,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       durationS,
       warmupS,
       connections,
-      scenarios,
+      targets,
+      kinds,
+      rounds,
+      pin: !flags.has("no-pin"),
       profile,
+      record: flags.has("record"),
       quick,
       help: flags.has("help"),
     },

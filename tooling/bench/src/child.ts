@@ -17,27 +17,43 @@ export type Child = {
   stop(graceMs: number): Promise<void>;
 };
 
+export type SpawnOptions = {
+  quietStdout?: boolean;
+  nodeArgs?: string[];
+  /** Arguments after the entry. */
+  args?: string[];
+  /** Pins the child (and every thread and process it starts) to this core with taskset. */
+  cpu?: number;
+};
+
 /**
- * Runs `tsx <entry>` in its own process group, so a terminal Ctrl-C reaches only the bench,
- * which then stops the children in order, and a SIGKILL to the group also takes tsx's node child.
+ * Runs `tsx <entry>` (or `node <entry>` for built JavaScript) in its own process group, so a
+ * terminal Ctrl-C reaches only the bench, which then stops the children in order, and a SIGKILL
+ * to the group also takes tsx's node child.
  */
 export function spawnTsx(
   name: string,
   root: string,
   entry: string,
   env: NodeJS.ProcessEnv,
-  options: { quietStdout?: boolean; nodeArgs?: string[] } = {},
+  options: SpawnOptions = {},
 ): Child {
   // tsx hands flags before the entry on to the node process that runs the app.
-  const args = [...(options.nodeArgs ?? []), entry];
-  const child: ChildProcess = spawn(join(root, "node_modules/.bin/tsx"), args, {
+  const runner = entry.endsWith(".js") ? process.execPath : join(root, "node_modules/.bin/tsx");
+  const args = [...(options.nodeArgs ?? []), entry, ...(options.args ?? [])];
+  // taskset execs the runner, so the pid (and the process group) stays the child's own.
+  const [command, argv] =
+    options.cpu === undefined
+      ? [runner, args]
+      : ["taskset", ["-c", String(options.cpu), runner, ...args]];
+  const child: ChildProcess = spawn(command, argv, {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`${name}: could not spawn tsx ${entry}`);
+  if (pid === undefined) throw new Error(`${name}: could not spawn ${entry}`);
   let alive = true;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("exit", (code, signal) => {
@@ -143,6 +159,17 @@ export function groupCpuSeconds(pgid: number): number | null {
   let ticks = 0;
   for (const p of stats) if (p.pgrp === pgid) ticks += p.ticks;
   return ticks / hz;
+}
+
+/**
+ * Pins a running process and all its threads to one core; later children inherit it. False
+ * where taskset is missing or refuses (the figures are then taken unpinned).
+ */
+export function pinToCore(pid: number, cpu: number): boolean {
+  const r = spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], {
+    encoding: "utf8",
+  });
+  return r.status === 0;
 }
 
 /** CPU seconds of the given processes and their direct children (PostgreSQL's backends). */

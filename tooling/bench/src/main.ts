@@ -1,26 +1,29 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { parseArgs, type ScenarioName, usage } from "./args.ts";
-import { type Child, machineTicks } from "./child.ts";
+import { type KindName, parseArgs, type TargetName, usage } from "./args.ts";
+import { latencyChart } from "./chart.ts";
 import { type LoadTarget, runLoad } from "./load.ts";
+import { startCpuReading } from "./meter.ts";
 import { formatProfileSummary, loadSummary, type Window } from "./profile-summary.ts";
+import { commandStats, connectRedis, diffCounts, proxyRoundTrips } from "./redis-probe.ts";
 import {
   type BenchReport,
-  type CpuShare,
-  computeOverhead,
   formatReport,
   type IngestResult,
-  type ScenarioResult,
+  type RunResult,
+  summarise,
 } from "./report.ts";
 import { type BenchStack, Cleanup, startStack } from "./stack.ts";
+import { topStatements } from "./statements.ts";
 import { ledgerCount, waitForDrain, watchIngest } from "./worker-probe.ts";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const outDir = join(root, ".data/bench");
+const recordDir = join(root, "docs/bench");
 
 const parsed = parseArgs(process.argv.slice(2));
 if (!parsed.ok) {
@@ -52,27 +55,33 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+const loadAtStart = loadavg();
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-function target(stack: BenchStack, scenario: ScenarioName): LoadTarget {
-  const proxied = scenario.startsWith("proxy-");
-  const stream = scenario.endsWith("-stream");
-  // The same client request both ways: the difference is what a client sees the gateway add.
+function loadTarget(stack: BenchStack, target: TargetName, kind: KindName): LoadTarget {
+  const stream = kind === "stream";
+  // The same client request to every target: the differences are what each gateway adds.
   const body = JSON.stringify({
     model: "gpt-4o-mini",
     messages: [{ role: "user", content: "Say hello to the benchmark." }],
     ...(stream ? { stream: true } : {}),
   });
-  return {
-    origin: proxied ? stack.proxyUrl : stack.fakeUrl,
-    path: "/v1/chat/completions",
-    headers: {
-      authorization: `Bearer ${proxied ? stack.secret : "sk-bench-upstream"}`,
-      "content-type": "application/json",
-    },
-    body,
-    stream,
+  const upstreamKey = "Bearer sk-bench-upstream";
+  const origins: Record<TargetName, string | null> = {
+    direct: stack.fakeUrl,
+    floor: stack.floorUrl,
+    osm: stack.proxyUrl,
+    portkey: stack.portkeyUrl,
   };
+  const headers: Record<string, string> = {
+    authorization: target === "osm" ? `Bearer ${stack.secret}` : upstreamKey,
+    "content-type": "application/json",
+  };
+  if (target === "portkey") {
+    headers["x-portkey-provider"] = "openai";
+    headers["x-portkey-custom-host"] = `${stack.fakeUrl}/v1`;
+  }
+  return { origin: origins[target]!, path: "/v1/chat/completions", headers, body, stream };
 }
 
 function revision(): BenchReport["revision"] {
@@ -85,99 +94,131 @@ function revision(): BenchReport["revision"] {
   };
 }
 
-function cpuMeter(stack: BenchStack) {
-  const children: [keyof CpuShare, Child][] = [
-    ["fakeProvider", stack.fake],
-    ["proxy", stack.proxy],
-    ["worker", stack.worker],
-  ];
-  const startWall = performance.now();
-  const startSelf = process.cpuUsage();
-  const startChildren = children.map(([, c]) => c.cpuSeconds());
-  const startMachine = machineTicks();
-  const startServices = stack.servicesCpuSeconds();
-  return (): CpuShare => {
-    const wallS = (performance.now() - startWall) / 1000;
-    const self = process.cpuUsage(startSelf);
-    const share = (cpuS: number) => (wallS > 0 ? (100 * cpuS) / wallS : 0);
-    const out: CpuShare = {
-      loadGenerator: share((self.user + self.system) / 1e6),
-      fakeProvider: null,
-      proxy: null,
-      worker: null,
-      services: null,
-      other: null,
-      machine: null,
-    };
-    const endServices = stack.servicesCpuSeconds();
-    if (startServices !== null && endServices !== null)
-      out.services = share(endServices - startServices);
-    const endMachine = machineTicks();
-    if (startMachine && endMachine && endMachine.total > startMachine.total)
-      out.machine =
-        (100 * (endMachine.busy - startMachine.busy)) / (endMachine.total - startMachine.total);
-    children.forEach(([name, child], i) => {
-      const before = startChildren[i];
-      const after = child.cpuSeconds();
-      if (before != null && after != null) out[name] = share(after - before);
-    });
-    if (out.machine !== null) {
-      const ours = [out.loadGenerator, out.fakeProvider, out.proxy, out.worker, out.services];
-      if (ours.every((v) => v !== null)) {
-        const cores = availableParallelism();
-        const sum = ours.reduce<number>((a, b) => a + (b ?? 0), 0);
-        out.other = Math.max(0, out.machine * cores - sum);
-      }
-    }
-    return out;
+function machine(stack: BenchStack | null): BenchReport["machine"] {
+  let model = cpus()[0]?.model ?? "unknown";
+  try {
+    model = /model name\s*:\s*(.+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? model;
+  } catch {
+    // not Linux
+  }
+  return {
+    // Not availableParallelism(): this process is pinned to one core by now.
+    cpus: cpus().length,
+    cpuModel: model.trim(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.versions.node,
+    platform: process.platform,
+    loadAverageAtStart: loadAtStart.map((v) => Number(v.toFixed(2))),
+    pinned: stack?.pinned ?? false,
+    proxyEntry: stack?.proxyEntry ?? null,
   };
 }
 
-async function runScenario(
+/** Round trips the proxy made per request, by phase, and Redis commands per request overall. */
+async function redisPerRequest(
   stack: BenchStack,
-  scenario: ScenarioName,
+  redis: ReturnType<typeof connectRedis>,
+  run: () => Promise<number>,
+) {
+  const [statsBefore, tripsBefore] = await Promise.all([
+    commandStats(redis),
+    proxyRoundTrips(stack.proxyMetricsUrl),
+  ]);
+  const sent = await run();
+  const [statsAfter, tripsAfter] = await Promise.all([
+    commandStats(redis),
+    proxyRoundTrips(stack.proxyMetricsUrl),
+  ]);
+  // The probe's own INFO call is not the stack's.
+  const commands = diffCounts(statsBefore, statsAfter);
+  commands.info = Math.max(0, (commands.info ?? 0) - 1);
+  const total = Object.values(commands).reduce((a, b) => a + b, 0);
+  const per = (n: number) => (sent > 0 ? n / sent : 0);
+  const trips: Record<string, number> = {};
+  if (tripsBefore && tripsAfter)
+    for (const [phase, n] of Object.entries(tripsAfter))
+      trips[phase] = per(n - (tripsBefore[phase] ?? 0));
+  return {
+    commandsPerRequest: per(total),
+    byCommand: Object.fromEntries(
+      Object.entries(commands)
+        .sort(([, a], [, b]) => b - a)
+        .slice(0, 12)
+        .map(([name, n]) => [name, Number(per(n).toFixed(3))]),
+    ),
+    roundTripsPerRequest: trips,
+  };
+}
+
+async function measure(
+  stack: BenchStack,
+  redis: ReturnType<typeof connectRedis>,
+  target: TargetName,
+  kind: KindName,
   connections: number,
-): Promise<{ result: ScenarioResult; measuredUs: Window }> {
-  const proxied = scenario.startsWith("proxy-");
-  const baseline = proxied ? await ledgerCount(stack.sql) : 0;
-  const watcher = proxied ? watchIngest(stack.sql, stack.workerMetricsUrl, 250) : null;
-  const cpu = cpuMeter(stack);
+  round: number,
+): Promise<{ result: RunResult; measuredUs: Window }> {
+  const persists = target === "osm";
+  const baseline = persists ? await ledgerCount(stack.sql, stack.keyId) : 0;
+  // Twice a second: each scrape costs the worker and Redis a little, and that is measured too.
+  const watcher = persists
+    ? watchIngest(stack.sql, stack.keyId, stack.workerMetricsUrl, 500)
+    : null;
+  const cpu = startCpuReading(stack);
   const loadStartedAt = performance.now();
   const measuredFromUs = Number(process.hrtime.bigint() / 1000n) + options.warmupS * 1e6;
-  const load = await runLoad(target(stack, scenario), {
-    connections,
-    warmupMs: options.warmupS * 1000,
-    durationMs: options.durationS * 1000,
-    signal: abort.signal,
-  });
-  const loadEndedAt = performance.now();
-  const cpuShare = cpu();
-
+  let load: Awaited<ReturnType<typeof runLoad>> | null = null;
   let ingest: IngestResult | null = null;
-  if (watcher) {
-    const drain = await waitForDrain({
-      sql: stack.sql,
-      metricsUrl: stack.workerMetricsUrl,
-      baseline,
-      expected: load.totalSent,
-      loadStartedAt,
-      loadEndedAt,
-      seen: watcher.peek(),
-      timeoutMs: 60_000,
+  const redisFigures = await redisPerRequest(stack, redis, async () => {
+    load = await runLoad(loadTarget(stack, target, kind), {
+      connections,
+      warmupMs: options.warmupS * 1000,
+      durationMs: options.durationS * 1000,
       signal: abort.signal,
     });
-    const lag = await watcher.stop();
-    ingest = {
-      ...drain,
-      maxQueueLagS: lag.maxLagS,
-      maxWaiting: lag.maxWaiting,
-      scrapes: lag.scrapes,
-      scrapeFailures: lag.failures,
-    };
-  }
+    const loadEndedAt = performance.now();
+    if (watcher) {
+      // The CPU reading runs on through the drain: the worker's catch-up is part of the cost.
+      const drain = await waitForDrain({
+        sql: stack.sql,
+        keyId: stack.keyId,
+        metricsUrl: stack.workerMetricsUrl,
+        baseline,
+        expected: load.totalSent,
+        loadStartedAt,
+        loadEndedAt,
+        seen: watcher.peek(),
+        timeoutMs: 60_000,
+        signal: abort.signal,
+      });
+      const lag = await watcher.stop();
+      ingest = {
+        ...drain,
+        maxQueueLagS: lag.maxLagS,
+        maxWaiting: lag.maxWaiting,
+        scrapes: lag.scrapes,
+        scrapeFailures: lag.failures,
+      };
+    }
+    return load.totalSent;
+  });
+  const reading = cpu();
+  const done = load as unknown as Awaited<ReturnType<typeof runLoad>>;
+  const perRequestUs: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(reading.seconds))
+    perRequestUs[name] = done.totalSent > 0 ? (seconds * 1e6) / done.totalSent : 0;
   return {
-    result: { scenario, ...load, cpu: cpuShare, ingest },
-    measuredUs: { fromUs: measuredFromUs, toUs: measuredFromUs + load.durationS * 1e6 },
+    result: {
+      target,
+      kind,
+      round,
+      ...done,
+      cpu: { wallS: reading.wallS, otherPct: reading.otherPct, perRequestUs },
+      redis: persists ? redisFigures : null,
+      ingest,
+    },
+    measuredUs: { fromUs: measuredFromUs, toUs: measuredFromUs + done.durationS * 1e6 },
   };
 }
 
@@ -189,36 +230,61 @@ async function main(): Promise<void> {
     : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
-  log("starting PostgreSQL, Redis, API, fake provider, worker and proxy");
+  log("starting PostgreSQL, Redis, API, fake provider, worker, proxy, floor and Portkey");
   const t0 = performance.now();
-  const stack = await startStack(root, cleanup, { profileDir });
-  log(`stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const stack = await startStack(root, cleanup, {
+    profileDir,
+    pin: options.pin,
+    portkey: options.targets.includes("portkey"),
+    pgStatements: options.profile,
+  });
+  log(
+    `stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (${stack.pinned ? "gateways pinned to core 0, the rest to core 1" : "not pinned"}; proxy: ${stack.proxyEntry})`,
+  );
+  const redis = connectRedis(stack.redisUrl);
+  cleanup.add("redis probe", () => redis.quit());
   if (abort.signal.aborted) return;
 
-  const results: ScenarioResult[] = [];
-  // The proxy-json measured windows, to keep start-up and other scenarios out of the profile.
+  const targets = options.targets.filter((t) => t !== "portkey" || stack.portkeyUrl !== null);
+  const results: RunResult[] = [];
   const profileWindows: Window[] = [];
-  for (const connections of options.connections) {
-    for (const scenario of options.scenarios) {
-      if (abort.signal.aborted) break;
-      log(`${scenario} with ${connections} connections`);
-      const { result: r, measuredUs } = await runScenario(stack, scenario, connections);
-      if (scenario === "proxy-json") profileWindows.push(measuredUs);
-      results.push(r);
-      const extra = r.ingest
-        ? `; ${r.ingest.ingested}/${r.ingest.expected} events landed, drained ${r.ingest.drainS.toFixed(2)} s after the load`
-        : "";
-      log(
-        `  ${r.reqPerS.toFixed(0)} req/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors${extra}`,
-      );
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const connections of options.connections) {
+      for (const kind of options.kinds) {
+        // Rotated each round, so no target always runs right after the same neighbour.
+        const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
+        for (const target of order) {
+          if (abort.signal.aborted) break;
+          const { result: r, measuredUs } = await measure(
+            stack,
+            redis,
+            target,
+            kind,
+            connections,
+            round,
+          );
+          if (target === "osm") profileWindows.push(measuredUs);
+          results.push(r);
+          const stackUs = ["proxy", "worker", "redis", "postgres"]
+            .map((n) => r.cpu.perRequestUs[n] ?? 0)
+            .reduce((a, b) => a + b, 0);
+          log(
+            `round ${round} ${target} ${kind} ×${connections}: ${r.reqPerS.toFixed(0)} req/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors${target === "osm" ? `, stack ${stackUs.toFixed(0)} µs/req` : ""}, other ${r.cpu.otherPct?.toFixed(0) ?? "-"}%`,
+          );
+        }
+      }
     }
   }
 
   let profile = null;
-  if (profileDir) {
+  let statements = null;
+  let commands = null;
+  if (options.profile) {
+    statements = await topStatements(stack.sql, 12).catch(() => null);
+    commands = await commandStats(redis);
     log("stopping the proxy to write its CPU profile");
     await stack.stopProxy();
-    profile = loadSummary(profileDir, 10, profileWindows.length > 0 ? profileWindows : null);
+    profile = loadSummary(profileDir!, 15, profileWindows.length > 0 ? profileWindows : null);
   }
 
   const report: BenchReport = {
@@ -226,22 +292,44 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     interrupted: abort.signal.aborted,
     options,
-    machine: {
-      cpus: availableParallelism(),
-      node: process.versions.node,
-      platform: process.platform,
-    },
+    machine: machine(stack),
     revision: measured,
+    portkeySkipped: stack.portkeySkipped,
     results,
-    overhead: computeOverhead(results),
+    summary: summarise(results),
     profile,
+    statements,
+    commandStats: commands,
   };
   mkdirSync(outDir, { recursive: true });
   const jsonPath = join(outDir, "last.json");
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\n${formatReport(report)}\n`);
+  const text = formatReport(report);
+  process.stdout.write(`\n${text}\n`);
   if (profile) process.stdout.write(`\n${formatProfileSummary(profile)}\n`);
+  if (statements) {
+    process.stdout.write("\npg_stat_statements, by total time:\n\n");
+    for (const s of statements)
+      process.stdout.write(
+        `- ${s.calls} calls, ${s.totalMs.toFixed(0)} ms, ${s.rows} rows: ${s.query}\n`,
+      );
+  }
+  if (commands) {
+    const top = Object.entries(commands)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 15);
+    process.stdout.write(
+      `\nRedis commandstats (calls since start): ${top.map(([n, c]) => `${n} ${c}`).join(", ")}\n`,
+    );
+  }
   process.stdout.write(`\nJSON: ${relative(process.cwd(), jsonPath) || jsonPath}\n`);
+  if (options.record) {
+    mkdirSync(recordDir, { recursive: true });
+    writeFileSync(join(recordDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(recordDir, "results.md"), `${text}\n`);
+    writeFileSync(join(recordDir, "latency.svg"), latencyChart(report));
+    process.stdout.write(`Recorded under ${relative(process.cwd(), recordDir)}/\n`);
+  }
   if (abort.signal.aborted) process.stdout.write("(interrupted: partial results)\n");
 }
 

@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb } from "@osm/db/client";
@@ -8,7 +8,8 @@ import { freePort } from "@osm/services/ports";
 import { startPostgres } from "@osm/services/postgres";
 import { startRedis } from "@osm/services/redis";
 import { apiClient, startTestApi, testMasterKey, testSecret } from "@osm/testing/api";
-import { type Child, findPid, spawnTsx, treeCpuSeconds } from "./child.ts";
+import { type Child, findPid, pinToCore, spawnTsx, treeCpuSeconds } from "./child.ts";
+import { portkeyEntry } from "./portkey.ts";
 
 /** Everything started is undone in reverse order, on success, error and SIGINT alike. */
 export class Cleanup {
@@ -54,11 +55,33 @@ export type BenchStack = Awaited<ReturnType<typeof startStack>>;
 // The children's stop grace: the proxy flushes usage on SIGTERM, the worker finishes its batch.
 const stopGraceMs = 15_000;
 
-export async function startStack(root: string, cleanup: Cleanup, options: { profileDir?: string }) {
+export type StackOptions = {
+  profileDir?: string;
+  /** Gateways under test on core 0, everything else (this process and its services) on core 1. */
+  pin: boolean;
+  /** Start Portkey OSS beside osm (installed outside the workspace on first use). */
+  portkey: boolean;
+  /** Load pg_stat_statements into the bench's PostgreSQL (a restart after initdb). */
+  pgStatements: boolean;
+};
+
+/** The built app when `pnpm build` made one, else its TypeScript through tsx. */
+function appEntry(root: string, app: "proxy" | "worker"): string {
+  const built = `apps/${app}/dist/main.js`;
+  return existsSync(join(root, built)) ? built : `apps/${app}/src/main.ts`;
+}
+
+export async function startStack(root: string, cleanup: Cleanup, options: StackOptions) {
   const tmp = mkdtempSync(join(tmpdir(), "osm-bench-"));
   cleanup.add("temp dir", () => rmSync(tmp, { recursive: true, force: true }));
+  // Pinned before anything starts, so PostgreSQL, Redis and every helper inherit core 1.
+  const pinned = options.pin && availableParallelism() >= 2 && pinToCore(process.pid, 1);
+  const gatewayCpu = pinned ? 0 : undefined;
 
-  const [pgPort, redisPort, proxyPort, workerPort] = [
+  const [pgPort, redisPort, proxyPort, proxyMetricsPort, workerPort, floorPort, portkeyPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -66,6 +89,13 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
   ];
   const pg = startPostgres({ dataDir: tmp, port: pgPort, ephemeral: true });
   cleanup.add("postgres", () => pg.stop());
+  if (options.pgStatements) {
+    const boot = createDb({ url: pg.adminUrl, max: 1, applicationName: "osm-bench" });
+    await boot.sql.unsafe("alter system set shared_preload_libraries = 'pg_stat_statements'");
+    await boot.close();
+    pg.stop();
+    pg.start();
+  }
   // Its own process group: a terminal Ctrl-C must not take Redis away before the proxy has
   // flushed its usage and the worker has closed (PostgreSQL's postmaster detaches by itself).
   const redis = await startRedis({ port: redisPort, ownProcessGroup: true });
@@ -76,15 +106,18 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
   const postmaster = Number(
     readFileSync(join(tmp, "pgdata", "postmaster.pid"), "utf8").split("\n", 1)[0],
   );
-  const servicePids = [postmaster, findPid(["redis-server", `:${redisPort}`])].filter(
-    (pid): pid is number => typeof pid === "number" && pid > 0,
-  );
+  const redisPid = findPid(["redis-server", `:${redisPort}`]);
 
   const admin = createDb({ url: pg.adminUrl, max: 1, applicationName: "osm-bench" });
   await admin.sql.unsafe("create database osm_bench");
   await admin.close();
   const databaseUrl = pg.urlFor("osm_bench");
   await runMigrations(databaseUrl);
+  if (options.pgStatements) {
+    const stats = createDb({ url: databaseUrl, max: 1, applicationName: "osm-bench" });
+    await stats.sql.unsafe("create extension if not exists pg_stat_statements");
+    await stats.close();
+  }
 
   const handle = createDb({ url: databaseUrl, max: 2, applicationName: "osm-bench" });
   cleanup.add("bench database pool", () => handle.close());
@@ -123,7 +156,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
   const fakeUrl = /https?:\/\/\S+/.exec(announced)?.[0];
   if (!fakeUrl) throw new Error(`fake provider announced no URL: ${announced}`);
 
-  const worker = spawnTsx("worker", root, "apps/worker/src/main.ts", {
+  const worker = spawnTsx("worker", root, appEntry(root, "worker"), {
     ...baseEnv,
     DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,
@@ -134,10 +167,11 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
   });
   cleanup.add("worker", () => worker.stop(stopGraceMs));
 
+  const proxyEntry = appEntry(root, "proxy");
   const proxy = spawnTsx(
     "proxy",
     root,
-    "apps/proxy/src/main.ts",
+    proxyEntry,
     {
       ...baseEnv,
       DATABASE_URL: databaseUrl,
@@ -147,18 +181,61 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
       OSM_DATA_DIR: dataDir,
       OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
       PROXY_PORT: String(proxyPort),
-      PROXY_METRICS_PORT: "0",
+      PROXY_METRICS_PORT: String(proxyMetricsPort),
     },
-    // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
-    options.profileDir ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] } : {},
+    {
+      cpu: gatewayCpu,
+      // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
+      ...(options.profileDir
+        ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] }
+        : {}),
+    },
   );
   cleanup.add("proxy", () => proxy.stop(stopGraceMs));
 
+  const floor = spawnTsx(
+    "floor",
+    root,
+    "tooling/bench/src/floor.ts",
+    { ...baseEnv, FLOOR_PORT: String(floorPort), FLOOR_UPSTREAM: fakeUrl },
+    { cpu: gatewayCpu, quietStdout: true },
+  );
+  cleanup.add("floor", () => floor.stop(stopGraceMs));
+
+  let portkey: Child | null = null;
+  let portkeySkipped: string | null = options.portkey ? null : "not requested";
+  if (options.portkey) {
+    const entry = await portkeyEntry(root);
+    if (entry.ok) {
+      portkey = spawnTsx(
+        "portkey",
+        root,
+        entry.path,
+        { ...baseEnv, NODE_ENV: "production" },
+        {
+          cpu: gatewayCpu,
+          quietStdout: true,
+          nodeArgs: [],
+          args: [`--port=${portkeyPort}`, "--headless"],
+        },
+      );
+      const started = portkey;
+      cleanup.add("portkey", () => started.stop(stopGraceMs));
+    } else {
+      portkeySkipped = entry.reason;
+      process.stderr.write(`bench: Portkey skipped: ${entry.reason}\n`);
+    }
+  }
+
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const floorUrl = `http://127.0.0.1:${floorPort}`;
+  const portkeyUrl = portkey ? `http://127.0.0.1:${portkeyPort}` : null;
   const workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
   await Promise.all([
     waitHealthy(proxy, `${proxyUrl}/healthz`, 30_000),
     waitHealthy(worker, `http://127.0.0.1:${workerPort}/healthz`, 30_000),
+    floor.firstLine,
+    portkey && portkeyUrl ? waitHealthy(portkey, `${portkeyUrl}/`, 30_000) : null,
   ]);
 
   // The default answer (16 tokens) with nothing slow in it: the bench measures the gateway.
@@ -179,19 +256,43 @@ export async function startStack(root: string, cleanup: Cleanup, options: { prof
     apiKey: "sk-bench-upstream",
   });
   await master.models.importDefaults.mutate({ projectId: project.id });
-  const created = await master.keys.create.mutate({ projectId: project.id, label: "bench" });
+  // Every feature on: a policy, a monthly budget and both rate limits, none of them reached.
+  const full = await master.keys.create.mutate({
+    projectId: project.id,
+    label: "bench",
+    spendLimitUsd: "1000000",
+    budgetPeriod: "monthly",
+    policy: {
+      models: { allow: ["gpt-4o-mini"] },
+      maxTokensPerRequest: 4096,
+      rateLimit: { requestsPerMinute: 100_000_000, tokensPerMinute: 1_000_000_000 },
+    },
+  });
+  const plain = await master.keys.create.mutate({ projectId: project.id, label: "bench-plain" });
 
   return {
     sql: handle.sql,
+    redisUrl: redis.url,
     fakeUrl,
     proxyUrl,
+    floorUrl,
+    portkeyUrl,
+    portkeySkipped,
+    pinned,
+    proxyEntry,
     workerMetricsUrl,
-    secret: created.secret,
+    proxyMetricsUrl: `http://127.0.0.1:${proxyMetricsPort}/metrics`,
+    secret: full.secret,
+    keyId: full.key.id,
+    plainSecret: plain.secret,
     fake,
     proxy,
     worker,
-    /** CPU seconds used so far by PostgreSQL and Redis together. */
-    servicesCpuSeconds: () => (servicePids.length === 2 ? treeCpuSeconds(servicePids) : null),
+    floor,
+    portkey,
+    redisCpuSeconds: () => (redisPid ? treeCpuSeconds([redisPid]) : null),
+    /** The postmaster and its backends. */
+    postgresCpuSeconds: () => (postmaster > 0 ? treeCpuSeconds([postmaster]) : null),
     /** Stops the proxy now (a CPU profile is written only when it exits cleanly). */
     stopProxy: () => proxy.stop(stopGraceMs),
   };

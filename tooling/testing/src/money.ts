@@ -1,10 +1,22 @@
 import { budgetWindow, keyCounters } from "@osm/budget/redis-key-names";
 import { bullPrefix, queueNames } from "@osm/jobs/queues";
-import { createRedis } from "@osm/redis/connect";
+import { inboxKeys, inboxRegistry } from "@osm/jobs/usage-inbox";
+import { createRedis, type RedisClient } from "@osm/redis/connect";
 import { Queue } from "bullmq";
 import type { TestServices } from "./context.ts";
 
-/** Waits until the usage queue of this test's prefix is empty and nothing is being ingested. */
+/** Events still in the proxies' usage inboxes (not yet moved into a queue job). */
+async function inboxEvents(redis: RedisClient, prefix: string): Promise<number> {
+  let n = 0;
+  for (const id of await redis.smembers(inboxRegistry(prefix)))
+    n += await redis.llen(inboxKeys(prefix, id).inbox);
+  return n;
+}
+
+/**
+ * Waits until the proxies' usage inboxes and the usage queue of this test's prefix are empty
+ * and nothing is being ingested.
+ */
 export async function usageDrained(services: TestServices, deadlineMs = 15_000) {
   const connection = createRedis(services.redis, { maxRetriesPerRequest: null });
   const queue = new Queue(queueNames.usage, {
@@ -14,7 +26,10 @@ export async function usageDrained(services: TestServices, deadlineMs = 15_000) 
   try {
     const started = Date.now();
     for (;;) {
-      const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+      const counts = {
+        ...(await queue.getJobCounts("waiting", "active", "delayed", "prioritized")),
+        inbox: await inboxEvents(connection, services.redisPrefix),
+      };
       if (Object.values(counts).every((n) => n === 0)) return;
       if (Date.now() - started > deadlineMs)
         throw new Error(`usage queue not drained: ${JSON.stringify(counts)}`);

@@ -16,6 +16,7 @@ export type AdmissionDeps = {
   /** Below this many affordable output tokens a request without max_tokens is refused. */
   minOutputTokens: number;
   admissions: ProxyMetrics["admissions"];
+  roundTrips: ProxyMetrics["redisRoundTrips"];
 };
 
 /** A reservation held for one request, settled (or released) exactly once when it ends. */
@@ -65,11 +66,20 @@ function retrySeconds(ms: number) {
  */
 export class AdmissionControl {
   private readonly rebuilding = new Map<string, Promise<void>>();
+  /** Reservations of requests still running; settle() removes them. */
+  private readonly live = new Set<Admission>();
 
   constructor(
     private readonly deps: AdmissionDeps,
     private readonly counters: BudgetCounters,
-  ) {}
+  ) {
+    // A live request keeps its reservation: one timer for all of them moves their deadlines
+    // forward, rather than a timer per request on the hot path.
+    setInterval(() => {
+      const now = Date.now();
+      for (const admission of this.live) void this.extend(admission, now);
+    }, reservationTtlMs / 3).unref();
+  }
 
   async admit(input: AdmissionInput): Promise<Admission | null> {
     try {
@@ -97,6 +107,7 @@ export class AdmissionControl {
         input.prices,
       );
       let result: AdmitResult;
+      this.deps.roundTrips.inc({ phase: "admit" });
       try {
         result = await this.counters.admit({
           keyId: key.id,
@@ -117,8 +128,8 @@ export class AdmissionControl {
         throw unavailable();
       }
       switch (result.status) {
-        case "ok":
-          return {
+        case "ok": {
+          const admission: Admission = {
             keyId: key.id,
             windowId: window.id,
             requestId: input.requestId,
@@ -127,6 +138,9 @@ export class AdmissionControl {
             trackSpend: limit !== null,
             rateLimited,
           };
+          if (admission.trackSpend) this.live.add(admission);
+          return admission;
+        }
         case "missing":
           await this.rebuild(key, window);
           continue;
@@ -177,8 +191,19 @@ export class AdmissionControl {
     throw unavailable();
   }
 
-  /** Settles at the actual cost; a failure here is repaired by reconciliation, never retried twice. */
-  async settle(admission: Admission, cost: bigint, tokens: number): Promise<void> {
+  /**
+   * Settles at the actual cost, and appends the request's usage event to its inbox in the same
+   * script call when `record` is given: true once both are in Redis. A failure here is repaired
+   * by reconciliation, never retried twice; the caller then records the event another way.
+   */
+  async settle(
+    admission: Admission,
+    cost: bigint,
+    tokens: number,
+    record?: { inbox: string; event: string },
+  ): Promise<boolean> {
+    this.live.delete(admission);
+    this.deps.roundTrips.inc({ phase: "settle" });
     try {
       await this.counters.settle({
         keyId: admission.keyId,
@@ -187,17 +212,21 @@ export class AdmissionControl {
         cost,
         tokens: admission.rateLimited ? tokens : null,
         trackSpend: admission.trackSpend,
+        ...(record ? { record } : {}),
       });
+      return true;
     } catch (err) {
       this.deps.log.warn(
         { err, keyId: admission.keyId, requestId: admission.requestId },
         "settlement failed",
       );
+      return false;
     }
   }
 
   async extend(admission: Admission, now: number): Promise<void> {
     if (!admission.trackSpend) return;
+    this.deps.roundTrips.inc({ phase: "extend" });
     await this.counters
       .extend(admission.keyId, admission.windowId, admission.requestId, now + reservationTtlMs)
       .catch(() => {});
@@ -211,6 +240,7 @@ export class AdmissionControl {
     const work = (async () => {
       const totals = await settledSpend(this.deps.db, new Map([[key.id, window]]));
       const settled = totals.get(key.id)?.window ?? 0n;
+      this.deps.roundTrips.inc({ phase: "rebuild" });
       try {
         await this.counters.rebuild(key.id, window.id, settled, window.ttlSeconds);
       } catch {
