@@ -1,6 +1,7 @@
 import { startProxy } from "@osm/proxy/server";
 import { type GatewayStack, startGatewayStack, testProxyConfig } from "@osm/testing/gateway";
 import { freePort, startRedis } from "@osm/testing/services";
+import { waitFor } from "@osm/testing/wait";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Metrics and probes live on PROXY_METRICS_PORT; the public port answers neither /metrics
@@ -93,7 +94,14 @@ describe("proxy metrics", () => {
       4,
     );
     expect(moved('osm_proxy_cache_lookups_total{cache="catalog",result="hit"}')).toBeGreaterThan(0);
-    expect(moved("osm_proxy_usage_enqueued_total")).toBeGreaterThanOrEqual(5);
+    // Events reach the proxy's inbox with their settlement and move into queue jobs within the
+    // group window, which may close after the scrape above.
+    await waitFor("the five usage events to be enqueued", async () => {
+      const enqueued =
+        value(await scrape(), "osm_proxy_usage_enqueued_total") -
+        value(before, "osm_proxy_usage_enqueued_total");
+      return enqueued >= 5 ? enqueued : undefined;
+    });
     expect(after).toMatch(/^osm_proxy_usage_spill_bytes 0$/m);
     expect(after).toMatch(/^osm_proxy_process_resident_memory_bytes \d+/m);
   });
