@@ -48,7 +48,8 @@ export function latencyChart(report: BenchReport): string {
   const width = Math.max(1, groups.size) * panelW;
   const height = panelH + 30;
   const panels = [...groups.entries()].map(([title, g], i) => panel(g, i * panelW, title));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">
+<title>osm bench: p50 and p99 latency per target, by kind and connections</title>
 <rect width="100%" height="100%" fill="white"/>
 ${panels.join("\n")}
 <text x="10" y="${height - 8}" font-size="10">p50 solid, p99 pale (ms, medians of ${report.options.rounds} round(s)); ${esc(report.machine.cpuModel)} × ${report.machine.cpus}, Node ${report.machine.node}, ${report.startedAt}</text>
