@@ -41,7 +41,9 @@ afterAll(async () => {
 
 async function spawnWorker(): Promise<ChildProcess> {
   const port = await freePort();
-  const child = spawn("node_modules/.bin/tsx", ["apps/worker/src/main.ts"], {
+  // node itself loads tsx: a SIGKILL then reaches the worker, not a tsx wrapper whose orphaned
+  // child would outlive the run and keep vitest from exiting.
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/worker/src/main.ts"], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
