@@ -9,7 +9,7 @@ import { errorMessage, trpcClient, useTRPC } from "../lib/trpc.ts";
 import { SecretReveal } from "./secret-reveal.tsx";
 import { Button } from "./ui/button.tsx";
 import { Dialog, DialogContent } from "./ui/dialog.tsx";
-import { Field, Input, NativeSelect } from "./ui/input.tsx";
+import { Field, FormError, Input, NativeSelect } from "./ui/input.tsx";
 
 // The API's own spend-limit schema decides what a valid amount is; an empty field means none.
 const optionalLimit = optionalText(spendLimitSchema);
@@ -169,11 +169,7 @@ export function CreateKeyDialog({
                 </div>
               ) : null}
             </div>
-            {errors.root ? (
-              <p role="alert" className="text-sm text-destructive">
-                {errors.root.message}
-              </p>
-            ) : null}
+            <FormError message={errors.root?.message} />
             <div className="flex justify-end gap-2">
               <Button variant="outline" onClick={() => onOpenChange(false)}>
                 Cancel

@@ -6,7 +6,7 @@ import { toast } from "sonner";
 import { z } from "zod";
 import { Button } from "../components/ui/button.tsx";
 import { Card, CardContent, CardDescription, CardHeader } from "../components/ui/card.tsx";
-import { Field, Input } from "../components/ui/input.tsx";
+import { Field, FormError, Input } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading } from "../components/ui/states.tsx";
 import { describedBy, useZodForm } from "../lib/forms.ts";
 import { useMe } from "../lib/session.ts";
@@ -110,11 +110,7 @@ export function SetupPage() {
             {...form.register("password")}
           />
         </Field>
-        {errors.root ? (
-          <p role="alert" className="text-sm text-destructive">
-            {errors.root.message}
-          </p>
-        ) : null}
+        <FormError message={errors.root?.message} />
         <Button type="submit" disabled={form.formState.isSubmitting}>
           Create owner account
         </Button>
@@ -164,11 +160,7 @@ export function LoginPage() {
             {...form.register("password")}
           />
         </Field>
-        {errors.root ? (
-          <p role="alert" className="text-sm text-destructive">
-            {errors.root.message}
-          </p>
-        ) : null}
+        <FormError message={errors.root?.message} />
         <Button type="submit" disabled={form.formState.isSubmitting}>
           Sign in
         </Button>
@@ -214,11 +206,7 @@ export function InvitePage() {
               {...form.register("password")}
             />
           </Field>
-          {errors.root ? (
-            <p role="alert" className="text-sm text-destructive">
-              {errors.root.message}
-            </p>
-          ) : null}
+          <FormError message={errors.root?.message} />
           <Button type="submit" disabled={form.formState.isSubmitting}>
             Join the project
           </Button>
@@ -282,11 +270,7 @@ export function AccountPage() {
             {...form.register("newPassword")}
           />
         </Field>
-        {errors.root ? (
-          <p role="alert" className="text-sm text-destructive">
-            {errors.root.message}
-          </p>
-        ) : null}
+        <FormError message={errors.root?.message} />
         <Button type="submit" disabled={form.formState.isSubmitting}>
           Change password
         </Button>

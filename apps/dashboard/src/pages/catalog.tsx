@@ -18,7 +18,7 @@ import {
 } from "../components/ui/card.tsx";
 import { Switch } from "../components/ui/controls.tsx";
 import { Dialog, DialogContent } from "../components/ui/dialog.tsx";
-import { Field, Input, NativeSelect } from "../components/ui/input.tsx";
+import { Field, FormError, Input, NativeSelect } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import { describedBy, useZodForm } from "../lib/forms.ts";
@@ -95,11 +95,7 @@ function ProviderDialog({
               {...form.register("apiKey")}
             />
           </Field>
-          {errors.root ? (
-            <p role="alert" className="text-sm text-destructive">
-              {errors.root.message}
-            </p>
-          ) : null}
+          <FormError message={errors.root?.message} />
           <div className="flex justify-end gap-2">
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel

@@ -18,7 +18,7 @@ import {
   CardTitle,
 } from "../components/ui/card.tsx";
 import { Checkbox, Switch } from "../components/ui/controls.tsx";
-import { Field, Input } from "../components/ui/input.tsx";
+import { Field, FormError, Input } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import { describedBy, optionalCount, optionalText, useZodForm } from "../lib/forms.ts";
@@ -538,11 +538,7 @@ export function PolicyPage() {
               </CardContent>
             </Card>
           </fieldset>
-          {errors.root ? (
-            <p role="alert" className="text-sm text-destructive">
-              {errors.root.message}
-            </p>
-          ) : null}
+          <FormError message={errors.root?.message} />
           {canWrite ? (
             <div className="flex justify-end gap-2">
               <Button variant="outline" onClick={() => reset(toForm(key.data.policy))}>

@@ -16,7 +16,7 @@ import {
 } from "../components/ui/card.tsx";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "../components/ui/controls.tsx";
 import { CopyButton } from "../components/ui/copy-button.tsx";
-import { Field, Input, NativeSelect } from "../components/ui/input.tsx";
+import { Field, FormError, Input, NativeSelect } from "../components/ui/input.tsx";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import { describedBy, useZodForm } from "../lib/forms.ts";
@@ -323,11 +323,7 @@ function Tokens({ projectId }: { projectId: string }) {
               Create token
             </Button>
           </form>
-          {errors.root ? (
-            <p role="alert" className="text-sm text-destructive">
-              {errors.root.message}
-            </p>
-          ) : null}
+          <FormError message={errors.root?.message} />
           {tokens.isPending ? (
             <Loading />
           ) : tokens.isError ? (

@@ -76,3 +76,13 @@ export function Field({
     </div>
   );
 }
+
+/** A form's own error (not a field's), announced when it appears. */
+export function FormError({ message }: { message?: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p role="alert" className="text-sm text-destructive">
+      {message}
+    </p>
+  );
+}
