@@ -1,0 +1,210 @@
+import type { GatewayStack } from "@osm/testing/gateway";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  capture,
+  chat,
+  type Dashboard,
+  eventually,
+  openDashboard,
+  type Seeded,
+  seedProject,
+  settled,
+  status,
+} from "./harness.ts";
+
+// The logs, usage, catalog, overview and settings pages in Debian's Chromium against the real
+// stack, each feature proved where it lands: the API's state or the gateway's answer. The viewer
+// sits in India, so every time shown must be in Asia/Kolkata, not the server's UTC.
+
+const zone = "Asia/Kolkata";
+let dash: Dashboard;
+let stack: GatewayStack;
+let page: Page;
+let seed: Seeded;
+let projectId = "";
+const keys = { a: { id: "", secret: "" }, b: { id: "", secret: "" } };
+
+/** "Dec 3 21:35:07": what the logs show for an instant, computed here for the viewer's zone. */
+function kolkataSeconds(d: Date): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.month} ${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+// Queries poll every few seconds; the default second of expect.poll is too short for them.
+const wait = { timeout: 15_000 };
+const url = (path: string) => `${dash.base}/projects/${projectId}${path}`;
+const search = () => new URL(page.url()).searchParams;
+
+async function logs(input: { keyId?: string; outcome?: "allowed" | "denied" | "error" }) {
+  return (await seed.api.logs.list.query({ projectId, limit: 100, ...input })).items;
+}
+
+/** Every log row of a key, page by page. */
+async function countLogs(keyId: string): Promise<number> {
+  let n = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await seed.api.logs.list.query({ projectId, keyId, limit: 100, cursor });
+    n += page.items.length;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return n;
+}
+
+beforeAll(async () => {
+  dash = await openDashboard({ timezoneId: zone });
+  ({ stack, page } = dash);
+  seed = await seedProject(dash);
+  projectId = seed.projectId;
+  const a = await seed.api.keys.create.mutate({ projectId, label: "backend" });
+  const b = await seed.api.keys.create.mutate({
+    projectId,
+    label: "frontend",
+    policy: { models: { allow: ["fake-mini"] } },
+  });
+  keys.a = { id: a.key.id, secret: a.secret };
+  keys.b = { id: b.key.id, secret: b.secret };
+}, 120_000);
+
+afterAll(async () => {
+  await dash?.close();
+});
+
+describe("logs", () => {
+  it("shows an empty state before any request, then filters by key, outcome, code, model and time, each kept in the URL", async () => {
+    await page.goto(url("/logs"));
+    await page.getByText("No requests match").waitFor();
+
+    await chat(stack, keys.a.secret, "fake-mini");
+    await chat(stack, keys.a.secret, "fake-big");
+    await chat(stack, keys.b.secret, "fake-mini");
+    expect(await status(stack, keys.b.secret, "fake-big")).toBe("403 model_not_allowed");
+    await eventually(
+      () => logs({}),
+      (items) => items.length === 4,
+    );
+    await page.getByTestId("log-row").nth(3).waitFor();
+    expect(await page.getByTestId("log-row").count()).toBe(4);
+    await capture(page, "logs");
+
+    await page.getByLabel("Key").selectOption({ label: "frontend" });
+    await expect.poll(() => search().get("keyId"), wait).toBe(keys.b.id);
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(2);
+
+    await page.getByLabel("Outcome").selectOption("denied");
+    await expect.poll(() => search().get("outcome"), wait).toBe("denied");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(1);
+    await expect(page.getByTestId("log-row").textContent()).resolves.toContain(
+      "Denied · model_not_allowed",
+    );
+
+    // Restored from the URL alone: a fresh load keeps the filters and their controls.
+    await page.reload();
+    await settled(page);
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(1);
+    expect(await page.getByLabel("Key").inputValue()).toBe(keys.b.id);
+    expect(await page.getByLabel("Outcome").inputValue()).toBe("denied");
+
+    await page.getByRole("button", { name: "Clear" }).click();
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(4);
+
+    await page.getByLabel("Error code").fill("model_not_allowed");
+    await page.getByLabel("Error code").press("Enter");
+    await expect.poll(() => search().get("code"), wait).toBe("model_not_allowed");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(1);
+    await page.getByLabel("Error code").fill("");
+    await page.getByLabel("Error code").press("Enter");
+
+    await page.getByLabel("Model", { exact: true }).fill("fake-big");
+    await page.getByLabel("Model", { exact: true }).press("Enter");
+    await expect.poll(() => search().get("model"), wait).toBe("fake-big");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(2);
+    await page.reload();
+    await settled(page);
+    expect(await page.getByLabel("Model", { exact: true }).inputValue()).toBe("fake-big");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(2);
+
+    await page.getByLabel("Time range").selectOption("24h");
+    await expect.poll(() => search().get("range"), wait).toBe("24h");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(2);
+  });
+
+  it("opens the saved 'denied, last 24 h' view from the keyboard", async () => {
+    await page.goto(url("/logs"));
+    await settled(page);
+    const saved = page.getByRole("button", { name: "Denied, last 24 h" });
+    await saved.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => search().get("outcome"), wait).toBe("denied");
+    expect(search().get("range")).toBe("24h");
+    await expect.poll(() => page.getByTestId("log-row").count(), wait).toBe(1);
+  });
+
+  it("explains an upstream error in the row drawer, with the time in the viewer's zone", async () => {
+    stack.fake.scriptNext({ status: 400, errorMessage: "the upstream refused" });
+    expect(await status(stack, keys.a.secret, "fake-mini")).not.toBe(200);
+    const [failed] = await eventually(
+      () => logs({ outcome: "error" }),
+      (items) => items.length === 1,
+    );
+    expect(failed).toBeDefined();
+    await page.goto(url("/logs?outcome=error"));
+    const row = page.getByTestId("log-row");
+    await expect.poll(() => row.count(), wait).toBe(1);
+    await row.focus();
+    await page.keyboard.press("Enter");
+    const drawer = page.getByRole("dialog", { name: "Request details" });
+    await drawer.waitFor();
+    expect(search().get("request")).toBe(failed!.requestId);
+    await drawer
+      .getByText(/upstream/i)
+      .first()
+      .waitFor();
+    await drawer.getByText(kolkataSeconds(failed!.admittedAt)).waitFor();
+    await capture(page, "logs-drawer");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => search().get("request"), wait).toBeNull();
+  });
+
+  it("keeps only a window of many rows in the DOM; scrolling reveals the older ones", async () => {
+    const many = await seed.api.keys.create.mutate({ projectId, label: "batch" });
+    for (let i = 0; i < 300; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, () => chat(stack, many.secret, "fake-mini")));
+    }
+    await eventually(
+      () => countLogs(many.key.id),
+      (n) => n === 300,
+    );
+    await page.goto(url(`/logs?keyId=${many.key.id}`));
+    const rows = page.getByTestId("log-row");
+    await rows.first().waitFor();
+    const first = await rows.first().getAttribute("aria-label");
+    const inDom = await rows.count();
+    expect(inDom).toBeGreaterThan(5);
+    expect(inDom).toBeLessThan(80);
+    const scroller = page.getByTestId("logs-scroller");
+    // Scrolling to the end repeatedly loads the older pages: all 300 rows become reachable.
+    await expect
+      .poll(async () => {
+        await scroller.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+        return scroller.locator("table").getAttribute("aria-rowcount");
+      }, wait)
+      .toBe("300");
+    await scroller.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+    await expect.poll(() => rows.first().getAttribute("aria-label"), wait).not.toBe(first);
+    expect(await rows.count()).toBeLessThan(80);
+  });
+});
