@@ -208,3 +208,152 @@ describe("logs", () => {
     expect(await rows.count()).toBeLessThan(80);
   });
 });
+
+describe("catalog", () => {
+  it("edits a provider's base URL and credential, never showing the credential, and a wrong base URL fails the connection test clearly", async () => {
+    const bodies: string[] = [];
+    const record = async (r: { url(): string; text(): Promise<string> }) => {
+      if (r.url().includes("/trpc/")) bodies.push(await r.text().catch(() => ""));
+    };
+    page.on("response", record);
+    await page.goto(url("/catalog"));
+    await settled(page);
+    const row = page.getByRole("row").filter({ hasText: stack.fake.openaiBaseUrl });
+    await row.getByText("Set", { exact: true }).waitFor();
+    await capture(page, "catalog-page");
+
+    await page.getByRole("button", { name: "Edit provider fake" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit provider fake" });
+    expect(await dialog.getByLabel("Base URL").inputValue()).toBe(stack.fake.openaiBaseUrl);
+    expect(await dialog.getByLabel("New API key").inputValue()).toBe("");
+
+    // Bad input: a clear message, and the provider is unchanged.
+    await dialog.getByLabel("Base URL").fill("not a url");
+    await dialog.getByRole("button", { name: "Save provider" }).click();
+    await dialog.getByText("Must be a URL like https://api.openai.com/v1").waitFor();
+    // Another origin would receive the stored key: the API asks for the key again.
+    await dialog.getByLabel("Base URL").fill("http://localhost:1/v1");
+    await dialog.getByRole("button", { name: "Save provider" }).click();
+    await dialog
+      .getByRole("alert")
+      .filter({ hasText: /apiKey.*required/i })
+      .waitFor();
+    const [unchanged] = (await seed.api.providers.list.query({ projectId, limit: 10 })).items;
+    expect(unchanged!.baseUrl).toBe(stack.fake.openaiBaseUrl);
+
+    const wrong = `${stack.fake.openaiBaseUrl}/nowhere`;
+    await dialog.getByLabel("Base URL").fill(wrong);
+    await dialog.getByRole("button", { name: "Save provider" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await expect
+      .poll(
+        async () =>
+          (await seed.api.providers.list.query({ projectId, limit: 10 })).items[0]!.baseUrl,
+        wait,
+      )
+      .toBe(wrong);
+    await page.getByRole("button", { name: "Test connection" }).click();
+    const verdict = page.getByTestId("provider-test-fake");
+    await verdict.getByText("Failed").waitFor();
+    await verdict
+      .getByText("The provider answered 404: check the base URL (and its /v1).")
+      .waitFor();
+
+    await page.getByRole("button", { name: "Edit provider fake" }).click();
+    await dialog.getByLabel("Base URL").fill(stack.fake.openaiBaseUrl);
+    await dialog.getByLabel("New API key").fill("sk-upstream-rotated");
+    await dialog.getByRole("button", { name: "Save provider" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await verdict.getByText(/^Connected · \d+ ms$/).waitFor();
+    const fakeAuth = stack.fake.requests.at(-1)!.headers.authorization;
+    expect(fakeAuth).toBe("Bearer sk-upstream-rotated");
+
+    page.off("response", record);
+    expect(bodies.length).toBeGreaterThan(3);
+    for (const body of bodies) {
+      expect(body).not.toContain("sk-upstream-secret");
+      expect(body).not.toContain("sk-upstream-rotated");
+    }
+  });
+
+  it("refuses a model with bad input, edits a price, shows which keys reach each model", async () => {
+    await page.goto(url("/catalog"));
+    await settled(page);
+    const before = (await seed.api.models.list.query({ projectId, limit: 100 })).items;
+
+    await page.getByRole("button", { name: "Add model" }).first().click();
+    const add = page.getByRole("dialog", { name: "Add model" });
+    await add.getByLabel("Model id").fill("no spaces allowed");
+    await add.getByLabel("Upstream model").fill("gpt-4o-mini");
+    await add.getByLabel("Input USD / 1M").fill("cheap");
+    await add.getByLabel("Output USD / 1M").fill("-1");
+    await add.getByRole("button", { name: "Add model" }).click();
+    await add.getByText(/^Must be a model id/).waitFor();
+    expect(await add.getByRole("alert").count()).toBe(3);
+    await add.getByRole("button", { name: "Cancel" }).click();
+    expect((await seed.api.models.list.query({ projectId, limit: 100 })).items).toEqual(before);
+
+    const mini = page
+      .getByRole("row")
+      .filter({ has: page.getByRole("cell", { name: "fake-mini" }) });
+    const big = page.getByRole("row").filter({ has: page.getByRole("cell", { name: "fake-big" }) });
+    // backend and batch reach every model; frontend's allow list names fake-mini only.
+    await mini.getByText("3 keys").waitFor();
+    await big.getByText("2 keys").waitFor();
+
+    await page.getByRole("button", { name: "Edit model fake-mini" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit model fake-mini" });
+    expect(await edit.getByLabel("Output USD / 1M").inputValue()).toBe("0.6");
+    await edit.getByLabel("Output USD / 1M").fill("1.25");
+    await edit.getByRole("button", { name: "Save model" }).click();
+    await edit.waitFor({ state: "detached" });
+    await mini.getByText("$1.25").waitFor();
+    const saved = (await seed.api.models.list.query({ projectId, limit: 100 })).items.find(
+      (m) => m.id === "fake-mini",
+    );
+    expect(saved!.outputUsdPer1M).toBe("1.25");
+    expect(saved!.inputUsdPer1M).toBe("0.15");
+  });
+
+  it("deactivates a model from the keyboard: the gateway answers it as not found, until reactivated", async () => {
+    await page.goto(url("/catalog"));
+    await settled(page);
+    const toggle = page.getByRole("switch", { name: "fake-big active" });
+    await toggle.focus();
+    await page.keyboard.press("Space");
+    await expect
+      .poll(
+        async () =>
+          (await seed.api.models.list.query({ projectId, limit: 100 })).items.find(
+            (m) => m.id === "fake-big",
+          )?.active,
+        wait,
+      )
+      .toBe(false);
+    expect(
+      await eventually(
+        () => status(stack, keys.a.secret, "fake-big"),
+        (s) => s !== 200,
+      ),
+    ).toBe("404 model_not_found");
+    await toggle.click();
+    expect(
+      await eventually(
+        () => status(stack, keys.a.secret, "fake-big"),
+        (s) => s === 200,
+      ),
+    ).toBe(200);
+  });
+
+  it("imports the default price list for a provider", async () => {
+    await page.goto(url("/catalog"));
+    await settled(page);
+    await page.getByRole("button", { name: "Import defaults" }).click();
+    await page.getByText("Imported the default price list for fake.").waitFor();
+    const models = (await seed.api.models.list.query({ projectId, limit: 100 })).items;
+    expect(models.length).toBeGreaterThan(2);
+    const imported = models.find((m) => m.id !== "fake-mini" && m.id !== "fake-big")!;
+    await page.getByRole("cell", { name: imported.id, exact: true }).waitFor();
+  });
+});
