@@ -31,6 +31,16 @@ export function OverviewPage() {
   const month = useQuery(
     trpc.usage.summary.queryOptions({ projectId, from: startOfMonth(new Date()) }),
   );
+  // Shadow denials are allowed requests, so the rollups do not count them: the log does.
+  const shadowed = useQuery({
+    ...trpc.logs.list.queryOptions({
+      projectId,
+      outcome: "shadow_denied",
+      from: startOfDay(new Date()),
+      limit: 100,
+    }),
+    refetchInterval: 10_000,
+  });
   const keys = useQuery(trpc.keys.list.queryOptions({ projectId, limit: 100, sort: "spend" }));
   const alerts = useQuery({
     ...trpc.alerts.deliveries.queryOptions({ projectId, limit: 5 }),
@@ -52,7 +62,7 @@ export function OverviewPage() {
         title={project.data?.name ?? "Overview"}
         description="Today and this month at a glance."
       />
-      <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+      <div className="grid grid-cols-2 gap-3 lg:grid-cols-5">
         <Stat
           label="Spend today"
           value={today.data ? formatMoney(today.data.overall.costUsd) : "…"}
@@ -69,6 +79,15 @@ export function OverviewPage() {
           label="Denied today"
           value={today.data ? today.data.overall.denied.toLocaleString() : "…"}
           sub="enforced policy, limits and key state"
+        />
+        <Stat
+          label="Shadow-denied today"
+          value={
+            shadowed.data
+              ? `${shadowed.data.items.length}${shadowed.data.nextCursor ? "+" : ""}`
+              : "…"
+          }
+          sub="allowed, but a shadow policy would refuse"
         />
         <Stat
           label="Keys in shadow mode"

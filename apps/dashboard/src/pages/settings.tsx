@@ -127,6 +127,7 @@ function Members({ projectId, isOwner }: { projectId: string; isOwner: boolean }
                         <Button
                           size="sm"
                           variant="ghost"
+                          aria-label={`Remove ${m.email}`}
                           onClick={() =>
                             run(`${m.email} removed.`, () =>
                               trpcClient.members.remove.mutate({ projectId, userId: m.userId }),
@@ -359,6 +360,7 @@ function Tokens({ projectId }: { projectId: string }) {
                         <Button
                           size="sm"
                           variant="ghost"
+                          aria-label={`Revoke ${t.label}`}
                           onClick={() =>
                             run(`${t.label} revoked.`, () =>
                               trpcClient.tokens.revoke.mutate({ id: t.id }),
