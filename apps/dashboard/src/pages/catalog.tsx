@@ -9,17 +9,11 @@ import { toast } from "sonner";
 import { z } from "zod";
 import { Badge } from "../components/ui/badge.tsx";
 import { Button } from "../components/ui/button.tsx";
-import {
-  Card,
-  CardContent,
-  CardDescription,
-  CardHeader,
-  CardTitle,
-} from "../components/ui/card.tsx";
 import { Switch } from "../components/ui/controls.tsx";
 import { Dialog, DialogContent } from "../components/ui/dialog.tsx";
 import { Field, FormError, Input, NativeSelect } from "../components/ui/input.tsx";
-import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
+import { ListCard } from "../components/ui/list-card.tsx";
+import { EmptyState, PageHeader } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import { describedBy, useZodForm } from "../lib/forms.ts";
 import { formatMoney } from "../lib/money.ts";
@@ -369,216 +363,200 @@ export function CatalogPage() {
         title="Catalog"
         description="The providers this project routes to and the priced models keys can call."
       />
-      <Card>
-        <CardHeader>
-          <div>
-            <CardTitle>Providers</CardTitle>
-            <CardDescription>Credentials are write-only.</CardDescription>
-          </div>
-          {isAdmin ? (
+      <ListCard
+        title="Providers"
+        description="Credentials are write-only."
+        actions={
+          isAdmin ? (
             <Button size="sm" onClick={() => setAddingProvider(true)}>
               <Plus aria-hidden="true" />
               Add provider
             </Button>
-          ) : null}
-        </CardHeader>
-        <CardContent className="p-0">
-          {providers.isPending ? (
-            <Loading />
-          ) : providers.isError ? (
-            <div className="p-4">
-              <ErrorState error={providers.error} />
-            </div>
-          ) : providers.data.items.length === 0 ? (
-            <div className="p-4">
-              <EmptyState
-                title="No provider yet"
-                action={
-                  isAdmin ? (
-                    <Button onClick={() => setAddingProvider(true)}>Add a provider</Button>
-                  ) : null
-                }
-              >
-                Add an OpenAI-compatible or Anthropic endpoint with its API key.
-              </EmptyState>
-            </div>
-          ) : (
-            <Table aria-label="Providers">
-              <THead>
-                <tr>
-                  <Th>Id</Th>
-                  <Th>Kind</Th>
-                  <Th>Base URL</Th>
-                  <Th>Credential</Th>
-                  {isAdmin ? <Th>Actions</Th> : null}
-                </tr>
-              </THead>
-              <TBody>
-                {providers.data.items.map((p) => (
-                  <Tr key={p.id}>
-                    <Td className="font-mono text-xs">{p.id}</Td>
-                    <Td>{p.kind}</Td>
-                    <Td className="max-w-72 truncate font-mono text-xs">{p.baseUrl}</Td>
+          ) : null
+        }
+        query={providers}
+        isEmpty={(d) => d.items.length === 0}
+        empty={
+          <EmptyState
+            title="No provider yet"
+            action={
+              isAdmin ? (
+                <Button onClick={() => setAddingProvider(true)}>Add a provider</Button>
+              ) : null
+            }
+          >
+            Add an OpenAI-compatible or Anthropic endpoint with its API key.
+          </EmptyState>
+        }
+      >
+        {(data) => (
+          <Table aria-label="Providers">
+            <THead>
+              <tr>
+                <Th>Id</Th>
+                <Th>Kind</Th>
+                <Th>Base URL</Th>
+                <Th>Credential</Th>
+                {isAdmin ? <Th>Actions</Th> : null}
+              </tr>
+            </THead>
+            <TBody>
+              {data.items.map((p) => (
+                <Tr key={p.id}>
+                  <Td className="font-mono text-xs">{p.id}</Td>
+                  <Td>{p.kind}</Td>
+                  <Td className="max-w-72 truncate font-mono text-xs">{p.baseUrl}</Td>
+                  <Td>
+                    {p.hasApiKey ? (
+                      <Badge tone="success">Set</Badge>
+                    ) : (
+                      <Badge tone="warning">Missing</Badge>
+                    )}
+                  </Td>
+                  {isAdmin ? (
                     <Td>
-                      {p.hasApiKey ? (
-                        <Badge tone="success">Set</Badge>
-                      ) : (
-                        <Badge tone="warning">Missing</Badge>
-                      )}
+                      <div className="flex flex-wrap items-center gap-1">
+                        <Button
+                          size="sm"
+                          variant="outline"
+                          aria-label={`Edit provider ${p.id}`}
+                          onClick={() => setEditingProvider(p)}
+                        >
+                          <Pencil aria-hidden="true" />
+                          Edit
+                        </Button>
+                        <TestConnection projectId={projectId} providerId={p.id} />
+                        <Button
+                          size="sm"
+                          variant="outline"
+                          onClick={() =>
+                            run(`Imported the default price list for ${p.id}.`, () =>
+                              trpcClient.models.importDefaults.mutate({
+                                projectId,
+                                providerId: p.id,
+                              }),
+                            )
+                          }
+                        >
+                          <Download aria-hidden="true" />
+                          Import defaults
+                        </Button>
+                      </div>
                     </Td>
-                    {isAdmin ? (
-                      <Td>
-                        <div className="flex flex-wrap items-center gap-1">
-                          <Button
-                            size="sm"
-                            variant="outline"
-                            aria-label={`Edit provider ${p.id}`}
-                            onClick={() => setEditingProvider(p)}
-                          >
-                            <Pencil aria-hidden="true" />
-                            Edit
-                          </Button>
-                          <TestConnection projectId={projectId} providerId={p.id} />
-                          <Button
-                            size="sm"
-                            variant="outline"
-                            onClick={() =>
-                              run(`Imported the default price list for ${p.id}.`, () =>
-                                trpcClient.models.importDefaults.mutate({
-                                  projectId,
-                                  providerId: p.id,
-                                }),
-                              )
-                            }
-                          >
-                            <Download aria-hidden="true" />
-                            Import defaults
-                          </Button>
-                        </div>
-                      </Td>
-                    ) : null}
-                  </Tr>
-                ))}
-              </TBody>
-            </Table>
-          )}
-        </CardContent>
-      </Card>
-      <Card className="mt-4">
-        <CardHeader>
-          <div>
-            <CardTitle>Models</CardTitle>
-            <CardDescription>
-              Prices in USD per 1M tokens; "reachable by" counts the active keys whose policy allows
-              the model.
-            </CardDescription>
-          </div>
-          {isAdmin && providerIds.length ? (
+                  ) : null}
+                </Tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </ListCard>
+      <ListCard
+        className="mt-4"
+        title="Models"
+        description={
+          'Prices in USD per 1M tokens; "reachable by" counts the active keys whose policy allows the model.'
+        }
+        actions={
+          isAdmin && providerIds.length ? (
             <Button size="sm" onClick={() => setAddingModel(true)}>
               <Plus aria-hidden="true" />
               Add model
             </Button>
-          ) : null}
-        </CardHeader>
-        <CardContent className="p-0">
-          {models.isPending ? (
-            <Loading />
-          ) : models.isError ? (
-            <div className="p-4">
-              <ErrorState error={models.error} />
-            </div>
-          ) : models.data.items.length === 0 ? (
-            <div className="p-4">
-              <EmptyState title="No models yet">
-                Add a model or import the default price list for a provider.
-              </EmptyState>
-            </div>
-          ) : (
-            <Table aria-label="Models">
-              <THead>
-                <tr>
-                  <Th>Model</Th>
-                  <Th>Provider</Th>
-                  <Th>Tier</Th>
-                  <Th className="text-right">Input</Th>
-                  <Th className="text-right">Output</Th>
-                  <Th>Reachable by</Th>
-                  <Th>Active</Th>
-                  {isAdmin ? (
-                    <Th>
-                      <span className="sr-only">Actions</span>
-                    </Th>
-                  ) : null}
-                </tr>
-              </THead>
-              <TBody>
-                {models.data.items.map((m) => {
-                  const reach = reachingKeys(m, keys.data?.items ?? []);
-                  return (
-                    <Tr key={m.id}>
-                      <Td className="font-mono text-xs">{m.id}</Td>
-                      <Td className="text-xs">{m.providerId}</Td>
-                      <Td>
-                        <Badge>{m.tier}</Badge>
-                      </Td>
-                      <Td className="text-right text-xs tabular-nums">
-                        {formatMoney(m.inputUsdPer1M)}
-                      </Td>
-                      <Td className="text-right text-xs tabular-nums">
-                        {formatMoney(m.outputUsdPer1M)}
-                      </Td>
-                      <Td className="text-xs" title={reach.map((k) => k.label).join(", ")}>
-                        {reach.length} key{reach.length === 1 ? "" : "s"}
-                      </Td>
-                      <Td>
-                        {isAdmin ? (
-                          <Switch
-                            aria-label={`${m.id} active`}
-                            checked={m.active}
-                            onCheckedChange={(active) =>
-                              run(`${m.id} ${active ? "activated" : "deactivated"}.`, () =>
-                                trpcClient.models.update.mutate({ projectId, id: m.id, active }),
-                              )
-                            }
-                          />
-                        ) : m.active ? (
-                          "Yes"
-                        ) : (
-                          "No"
-                        )}
-                      </Td>
+          ) : null
+        }
+        query={models}
+        isEmpty={(d) => d.items.length === 0}
+        empty={
+          <EmptyState title="No models yet">
+            Add a model or import the default price list for a provider.
+          </EmptyState>
+        }
+      >
+        {(data) => (
+          <Table aria-label="Models">
+            <THead>
+              <tr>
+                <Th>Model</Th>
+                <Th>Provider</Th>
+                <Th>Tier</Th>
+                <Th className="text-right">Input</Th>
+                <Th className="text-right">Output</Th>
+                <Th>Reachable by</Th>
+                <Th>Active</Th>
+                {isAdmin ? (
+                  <Th>
+                    <span className="sr-only">Actions</span>
+                  </Th>
+                ) : null}
+              </tr>
+            </THead>
+            <TBody>
+              {data.items.map((m) => {
+                const reach = reachingKeys(m, keys.data?.items ?? []);
+                return (
+                  <Tr key={m.id}>
+                    <Td className="font-mono text-xs">{m.id}</Td>
+                    <Td className="text-xs">{m.providerId}</Td>
+                    <Td>
+                      <Badge>{m.tier}</Badge>
+                    </Td>
+                    <Td className="text-right text-xs tabular-nums">
+                      {formatMoney(m.inputUsdPer1M)}
+                    </Td>
+                    <Td className="text-right text-xs tabular-nums">
+                      {formatMoney(m.outputUsdPer1M)}
+                    </Td>
+                    <Td className="text-xs" title={reach.map((k) => k.label).join(", ")}>
+                      {reach.length} key{reach.length === 1 ? "" : "s"}
+                    </Td>
+                    <Td>
                       {isAdmin ? (
-                        <Td className="whitespace-nowrap">
-                          <Button
-                            size="sm"
-                            variant="ghost"
-                            aria-label={`Edit model ${m.id}`}
-                            onClick={() => setEditingModel(m)}
-                          >
-                            Edit
-                          </Button>
-                          <Button
-                            size="sm"
-                            variant="ghost"
-                            aria-label={`Delete model ${m.id}`}
-                            onClick={() =>
-                              run(`${m.id} deleted.`, () =>
-                                trpcClient.models.delete.mutate({ projectId, id: m.id }),
-                              )
-                            }
-                          >
-                            Delete
-                          </Button>
-                        </Td>
-                      ) : null}
-                    </Tr>
-                  );
-                })}
-              </TBody>
-            </Table>
-          )}
-        </CardContent>
-      </Card>
+                        <Switch
+                          aria-label={`${m.id} active`}
+                          checked={m.active}
+                          onCheckedChange={(active) =>
+                            run(`${m.id} ${active ? "activated" : "deactivated"}.`, () =>
+                              trpcClient.models.update.mutate({ projectId, id: m.id, active }),
+                            )
+                          }
+                        />
+                      ) : m.active ? (
+                        "Yes"
+                      ) : (
+                        "No"
+                      )}
+                    </Td>
+                    {isAdmin ? (
+                      <Td className="whitespace-nowrap">
+                        <Button
+                          size="sm"
+                          variant="ghost"
+                          aria-label={`Edit model ${m.id}`}
+                          onClick={() => setEditingModel(m)}
+                        >
+                          Edit
+                        </Button>
+                        <Button
+                          size="sm"
+                          variant="ghost"
+                          aria-label={`Delete model ${m.id}`}
+                          onClick={() =>
+                            run(`${m.id} deleted.`, () =>
+                              trpcClient.models.delete.mutate({ projectId, id: m.id }),
+                            )
+                          }
+                        >
+                          Delete
+                        </Button>
+                      </Td>
+                    ) : null}
+                  </Tr>
+                );
+              })}
+            </TBody>
+          </Table>
+        )}
+      </ListCard>
       {isAdmin ? (
         <ProviderDialog
           projectId={projectId}
