@@ -1,141 +1,42 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import AxeBuilder from "@axe-core/playwright";
+import { join } from "node:path";
 import { setupToken } from "@osm/api/setup-token";
 import { apiClient, testSecret } from "@osm/testing/api";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
-import OpenAI from "openai";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { build } from "vite";
+import type { GatewayStack } from "@osm/testing/gateway";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  capture as captureAt,
+  chat as chatVia,
+  type Dashboard,
+  eventually,
+  openDashboard,
+  owner,
+  password,
+  settled,
+  status as statusVia,
+} from "./harness.ts";
 
 // The issue's scripted user, in Debian's Chromium against the real API (serving the built
 // dashboard), proxy, worker, PostgreSQL, Redis and the fake provider. Steps share one browser
 // session and run in order.
 
-const here = dirname(fileURLToPath(import.meta.url));
-const appDir = resolve(here, "..");
-const shots = resolve(appDir, "../../docs/screenshots");
-// Only a run that asks for them rewrites the committed screenshots, so CI leaves the tree clean.
-const writeShots = process.env.OSM_SCREENSHOTS === "1";
-const password = "correct horse battery staple";
-const owner = "owner@example.com";
-
+let dash: Dashboard;
 let stack: GatewayStack;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let outDir: string;
 let base: string;
 let projectId = "";
 let keyId = "";
 let secret = "";
 
-const widths = [1280, 390] as const;
-
-/** Elements that stick out of the viewport sideways, outside any region that scrolls. */
-function overflowing(): Promise<string[]> {
-  return page.evaluate(() => {
-    const limit = document.documentElement.clientWidth;
-    const clipped = (el: Element | null): boolean => {
-      for (let e = el; e && e !== document.body; e = e.parentElement) {
-        const o = getComputedStyle(e).overflowX;
-        if (o === "auto" || o === "scroll" || o === "hidden") return true;
-      }
-      return false;
-    };
-    return [...document.body.querySelectorAll("*")]
-      .filter((e) => e.getBoundingClientRect().right > limit + 1 && !clipped(e.parentElement))
-      .slice(0, 5)
-      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].slice(0, 4).join(".")}`);
-  });
-}
-
-/** Screenshots at both widths and an axe scan with no serious or critical violation. */
-async function capture(name: string) {
-  for (const width of widths) {
-    await page.setViewportSize({ width, height: width === 390 ? 844 : 860 });
-    // Two frames: the resize has been laid out and the charts have measured their containers.
-    await page.evaluate(
-      () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))),
-    );
-    if (writeShots) await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
-    // Usable at phone width: the page itself never scrolls sideways (tables scroll in their card).
-    expect(await overflowing(), `${name} at ${width}px: wider than the page`).toEqual([]);
-    const results = await new AxeBuilder({ page }).analyze();
-    const bad = results.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
-    expect(bad, `${name} at ${width}px`).toEqual([]);
-  }
-  await page.setViewportSize({ width: 1280, height: 860 });
-}
-
-function gateway(key: string) {
-  return new OpenAI({
-    baseURL: `${stack.proxies[0]!.url}/v1`,
-    apiKey: key,
-    maxRetries: 0,
-    timeout: 20_000,
-  });
-}
-
-async function chat(key: string, model: string) {
-  return gateway(key).chat.completions.create({
-    model,
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 16,
-  });
-}
-
-/** The gateway's answer once it reflects a change (proxies apply invalidations asynchronously). */
-async function eventually<T>(attempt: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await attempt();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function status(key: string, model: string): Promise<number | string> {
-  try {
-    await chat(key, model);
-    return 200;
-  } catch (err) {
-    const e = err as { status?: number; code?: string };
-    return e.code ? `${e.status} ${e.code}` : (e.status ?? String(err));
-  }
-}
+const capture = (name: string) => captureAt(page, name);
+const chat = (key: string, model: string) => chatVia(stack, key, model);
+const status = (key: string, model: string) => statusVia(stack, key, model);
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), "osm-dashboard-"));
-  if (writeShots) mkdirSync(shots, { recursive: true });
-  await build({ root: appDir, logLevel: "warn", build: { outDir, emptyOutDir: true } });
-  stack = await startGatewayStack({}, { dashboardDir: outDir });
-  base = stack.api.url;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  context = await browser.newContext({
-    viewport: { width: 1280, height: 860 },
-    reducedMotion: "reduce",
-  });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  dash = await openDashboard();
+  ({ stack, browser, page, base } = dash);
 }, 120_000);
 
 // The steps build on each other: after a failure the rest would only wait out their timeouts.
@@ -151,9 +52,7 @@ afterEach(async (ctx) => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
+  await dash?.close();
 });
 
 describe("the scripted user", () => {
@@ -362,9 +261,7 @@ describe("the scripted user", () => {
       ["settings", "/settings"],
     ] as const) {
       await page.goto(`${base}/projects/${projectId}${path}`);
-      await page.getByRole("heading", { level: 1 }).waitFor();
-      // Polling queries keep the network busy: wait for the page's loading states instead.
-      await expect.poll(() => page.locator("[data-loading]").count()).toBe(0);
+      await settled(page);
       await capture(name);
     }
   });
