@@ -16,6 +16,8 @@ export type LoadOptions = {
   connections: number;
   warmupMs: number;
   durationMs: number;
+  /** Stops sending once this many requests went out (the soak's pass over every key). */
+  maxRequests?: number;
   /** Ends the run early (SIGINT): in-flight requests finish, nothing new starts. */
   signal: AbortSignal;
 };
@@ -72,6 +74,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     while (!options.signal.aborted) {
       const t0 = performance.now();
       if (t0 >= measureTo) return;
+      if (options.maxRequests !== undefined && totalSent >= options.maxRequests) return;
       const measured = t0 >= measureFrom;
       const secret = target.secrets?.[totalSent % target.secrets.length];
       totalSent++;

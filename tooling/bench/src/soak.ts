@@ -15,7 +15,9 @@ export type SoakResult = {
   p50Ms: number;
   p99Ms: number;
   sampleEveryS: number;
-  /** Samples before this are warm-up (the key cache filling, the heap growing to its size). */
+  /** The pass that used every key once before the soak, so the key cache is full throughout. */
+  fillS: number;
+  /** Samples before this are warm-up (the fill, then the heap settling at its working size). */
   warmupS: number;
   samples: RssSample[];
   /** After warm-up: the proxy's RSS range around its median, in % of the median. */
@@ -30,8 +32,10 @@ export type SoakResult = {
 const mib = (bytes: number | null) => (bytes === null ? null : bytes / 2 ** 20);
 
 /**
- * Full load for `durationS` on the first proxy, each request with the next of `secrets` (so
- * the proxy's key cache holds them all), sampling the proxy's resident memory as it goes.
+ * One pass of requests over every key in `secrets` (filling the proxy's key cache), then full
+ * load for `durationS` on the first proxy, each request with the next key, sampling the
+ * proxy's resident memory all along. Without the fill, a loaded machine never cycles through
+ * the keys in the soak and the RSS shows only the cache filling.
  */
 export async function runSoak(
   stack: BenchStack,
@@ -56,7 +60,16 @@ export async function runSoak(
     }
   })();
   let load: LoadResult;
+  let fillS = 0;
   try {
+    await runLoad(target, {
+      connections: run.connections,
+      warmupMs: 0,
+      durationMs: 3_600_000,
+      maxRequests: run.keys,
+      signal,
+    });
+    fillS = (performance.now() - started) / 1000;
     load = await runLoad(target, {
       connections: run.connections,
       warmupMs: 0,
@@ -67,8 +80,9 @@ export async function runSoak(
     done = true;
     await sampler;
   }
-  // The first fifth, at least a minute, is warm-up: the heap grows to its working size.
-  const warmupS = Math.min(run.durationS / 2, Math.max(60, run.durationS / 5));
+  // After the fill, the soak's first fifth (at least a minute, at most half) is warm-up: the
+  // heap grows to its working size.
+  const warmupS = fillS + Math.min(run.durationS / 2, Math.max(60, run.durationS / 5));
   const steady = samples.filter((s) => s.atS >= warmupS).map((s) => s.proxyMiB);
   const sorted = [...steady].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -85,6 +99,7 @@ export async function runSoak(
     p50Ms: load.latency.p50Ms,
     p99Ms: load.latency.p99Ms,
     sampleEveryS: run.sampleEveryS,
+    fillS,
     warmupS,
     samples,
     minMiB: min,
@@ -99,6 +114,6 @@ export function formatSoak(s: SoakResult): string {
   const first = s.samples[0]?.proxyMiB;
   return [
     `Soak: ${s.durationS.toFixed(0)} s at ${s.connections} connections over ${s.keys} keys: ${s.reqPerS.toFixed(0)} req/s, ${s.requests} requests, ${s.errors} errors, p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms.`,
-    `- 7. proxy RSS after ${s.warmupS.toFixed(0)} s of warm-up: median ${s.medianMiB.toFixed(1)} MiB, ${s.minMiB.toFixed(1)}–${s.maxMiB.toFixed(1)} MiB (±${s.spreadPct.toFixed(1)} %; flat within ±10 %: ${s.flat ? "yes" : "NO"}); ${first ?? "-"} MiB at the start; ${s.samples.length} samples every ${s.sampleEveryS} s in the JSON (soak.samples).`,
+    `- 7. proxy RSS after a ${s.fillS.toFixed(0)} s pass over every key and ${(s.warmupS - s.fillS).toFixed(0)} s of warm-up: median ${s.medianMiB.toFixed(1)} MiB, ${s.minMiB.toFixed(1)}–${s.maxMiB.toFixed(1)} MiB (±${s.spreadPct.toFixed(1)} %; flat within ±10 %: ${s.flat ? "yes" : "NO"}); ${first ?? "-"} MiB at the start; ${s.samples.length} samples every ${s.sampleEveryS} s in the JSON (soak.samples).`,
   ].join("\n");
 }
