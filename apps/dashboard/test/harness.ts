@@ -40,7 +40,13 @@ export type Dashboard = {
 export async function openDashboard(options: ContextOptions = {}): Promise<Dashboard> {
   const outDir = mkdtempSync(join(tmpdir(), "osm-dashboard-"));
   if (writeShots) mkdirSync(shots, { recursive: true });
-  await build({ root: appDir, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  // Mode "test" exposes the query cache on window for tests that inspect it (see lib/trpc.ts).
+  await build({
+    root: appDir,
+    mode: "test",
+    logLevel: "warn",
+    build: { outDir, emptyOutDir: true },
+  });
   const stack = await startGatewayStack({}, { dashboardDir: outDir });
   const base = stack.api.url;
   const browser = await launchChromium();

@@ -127,8 +127,6 @@ export async function startProxy(
   const subscriber = createRedis(config.redis, { maxRetriesPerRequest: null });
   // The request path never waits on a Redis that is away: no offline queue, a hard timeout.
   const requestRedis = createRedis(config.redis, {
-    // Admissions and settlements issued in the same tick share one socket write.
-    autoPipelining: true,
     offlineQueue: false,
     commandTimeoutMs: config.redisTimeoutMs,
     maxRetriesPerRequest: 0,

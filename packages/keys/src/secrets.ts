@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { encodeBase62, isBase62, randomBase62 } from "./base62.ts";
 
@@ -54,7 +54,8 @@ export function parseSecret(value: string): { kind: SecretKind } | null {
 
 /** What the database stores: a 64-char lowercase hex SHA-256 of the full secret. */
 export function hashSecret(value: string): string {
-  return createHash("sha256").update(value, "utf8").digest("hex");
+  // One-shot: no Hash object per request (every request hashes its key).
+  return hash("sha256", value, "hex");
 }
 
 /** `osm_abcd…wxyz`. Throws on a malformed value so a wrong string is never partly echoed. */
