@@ -503,15 +503,18 @@ describe("usage", () => {
   });
 });
 
+/** Invites someone and accepts as them: their signed-in API client. */
+async function join(email: string, role: "viewer" | "member") {
+  const { inviteUrl } = await seed.api.members.invite.mutate({ projectId, email, role });
+  const token = new URL(inviteUrl).hash.replace("#token=", "");
+  const api = apiClient(dash.base, { cookies: new Map() });
+  await api.auth.acceptInvite.mutate({ token, password });
+  return api;
+}
+
 describe("settings", () => {
   it("changes a member's role and removes them; the last owner cannot be demoted or removed", async () => {
-    const { inviteUrl } = await seed.api.members.invite.mutate({
-      projectId,
-      email: "dev@example.com",
-      role: "member",
-    });
-    const token = new URL(inviteUrl).hash.replace("#token=", "");
-    await apiClient(dash.base).auth.acceptInvite.mutate({ token, password });
+    await join("dev@example.com", "member");
     const members = async () =>
       Object.fromEntries(
         (await seed.api.members.list.query({ projectId })).items.map((m) => [m.email, m.role]),
@@ -743,15 +746,7 @@ describe("states and roles", () => {
   });
 
   it("shows a viewer no mutation control on the catalog and settings, and the API refuses them", async () => {
-    const { inviteUrl } = await seed.api.members.invite.mutate({
-      projectId,
-      email: "viewer@example.com",
-      role: "viewer",
-    });
-    const token = new URL(inviteUrl).hash.replace("#token=", "");
-    const cookies = new Map<string, string>();
-    const viewerApi = apiClient(dash.base, { cookies });
-    await viewerApi.auth.acceptInvite.mutate({ token, password });
+    const viewerApi = await join("viewer@example.com", "viewer");
     const context = await newContext(dash.browser, dash.base, { timezoneId: zone });
     try {
       const viewer = await context.newPage();
