@@ -50,6 +50,9 @@ export default defineConfig({
           globalSetup: ["tooling/testing/src/global-setup.ts"],
           testTimeout: 90_000,
           hookTimeout: 120_000,
+          // A page reflects a change after a request or a refetch: a loaded CI machine can take
+          // seconds where a quiet one takes milliseconds, so polls wait 10 s, not 1 s.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],

@@ -583,8 +583,12 @@ describe("the policy editor", () => {
     (await api.keys.get.query({ id: policyKey.id })).policy;
 
   async function save(expected: KeyPolicy) {
-    await page.getByRole("button", { name: "Save policy" }).click();
+    const button = page.getByRole("button", { name: "Save policy" });
+    await button.click();
     await expect.poll(policyNow).toEqual({ mode: "enforce", ...expected });
+    // The form takes what was saved as its baseline after its refetch, which can come after the
+    // API already holds the policy: typing before then would be wiped by that reset.
+    await expect.poll(() => button.isEnabled()).toBe(true);
   }
 
   /** The gateway's answer once the proxies have the saved policy. */

@@ -19,11 +19,18 @@ export type BenchOptions = {
   record: boolean;
   quick: boolean;
   help: boolean;
+  /** Scale-out: osm json with its load spread over each of these numbers of proxies. */
+  proxies: number[] | null;
+  /** Soak: seconds of full load on osm json, the proxy's RSS sampled (replaces the rounds). */
+  soakS: number | null;
+  /** Keys seeded for the soak, each request with the next one. */
+  keys: number;
 };
 
 export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup=SECONDS] [--rounds=N]
                   [--connections=N[,N...]] [--targets=NAME[,NAME...]] [--kinds=json,stream]
-                  [--no-pin] [--profile] [--record]
+                  [--no-pin] [--profile] [--record] [--proxies=N[,N...]]
+                  [--soak=SECONDS [--keys=N]]
   --duration     measured seconds per run (default 5; --quick: 2)
   --warmup       unmeasured seconds before each run (default 1; --quick: 0.5)
   --rounds       interleaved rounds, medians reported (default 3; --quick and --profile: 1)
@@ -32,11 +39,26 @@ export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup
   --kinds        ${kindNames.join(", ")} (default: both; --profile: json)
   --no-pin       do not pin the gateways to core 0 and everything else to core 1
   --profile      CPU-profile the proxy; Redis commandstats and pg_stat_statements top entries
-  --record       also write docs/bench/results.json and docs/bench/latency.svg`;
+  --record       also write docs/bench/results.json and docs/bench/latency.svg
+  --proxies      scale-out instead of the rounds: osm json over 1..4 proxy processes, each
+                 count once per --connections value (e.g. --proxies=1,2)
+  --soak         soak instead of the rounds: osm json for SECONDS at the first --connections
+                 value, the proxy's RSS sampled every 5 s (e.g. --soak=300 --keys=100000)
+  --keys         keys seeded for the soak, requests spread over them (default 100000)`;
 
 export type ParsedArgs = { ok: true; options: BenchOptions } | { ok: false; line: string };
 
-const valued = ["duration", "warmup", "rounds", "connections", "targets", "kinds"];
+const valued = [
+  "duration",
+  "warmup",
+  "rounds",
+  "connections",
+  "targets",
+  "kinds",
+  "proxies",
+  "soak",
+  "keys",
+];
 const switches = ["no-pin", "profile", "record", "quick", "help"];
 
 function positive(name: string, value: string | undefined): number | string {
@@ -132,9 +154,38 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     kinds = v;
   }
 
+  let proxies: number[] | null = null;
+  if (flags.has("proxies")) {
+    const raw = flags.get("proxies") ?? "";
+    const parsed = raw.split(",").map((s) => Number(s.trim()));
+    if (parsed.some((n) => !Number.isInteger(n) || n < 1 || n > 4))
+      return { ok: false, line: `--proxies must be integers from 1 to 4, got "${raw}"` };
+    proxies = [...new Set(parsed)];
+  }
+  let soakS: number | null = null;
+  if (flags.has("soak")) {
+    const v = positive("soak", flags.get("soak"));
+    if (typeof v === "string") return { ok: false, line: v };
+    soakS = v;
+  }
+  let keys = 100_000;
+  if (flags.has("keys")) {
+    const raw = flags.get("keys");
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < 1 || v > 1_000_000)
+      return { ok: false, line: `--keys must be an integer from 1 to 1000000, got "${raw ?? ""}"` };
+    if (soakS === null) return { ok: false, line: "--keys goes with --soak" };
+    keys = v;
+  }
+  if (proxies && soakS !== null)
+    return { ok: false, line: "--proxies and --soak are separate runs: give one of them" };
+
   return {
     ok: true,
     options: {
+      proxies,
+      soakS,
+      keys,
       durationS,
       warmupS,
       connections,

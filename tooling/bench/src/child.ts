@@ -13,6 +13,8 @@ export type Child = {
   running(): boolean;
   /** CPU seconds (user + system) used so far by every process in the child's group. */
   cpuSeconds(): number | null;
+  /** Resident memory of the child's group, in bytes. */
+  rssBytes(): number | null;
   /** SIGTERM to tsx (it relays to its node child), then SIGKILL to the group after graceMs. */
   stop(graceMs: number): Promise<void>;
 };
@@ -99,6 +101,7 @@ export function spawnTsx(
     exited,
     running: () => alive,
     cpuSeconds: () => groupCpuSeconds(pid),
+    rssBytes: () => groupRssBytes(pid),
     async stop(graceMs) {
       if (alive) child.kill("SIGTERM");
       const timeout = sleep(graceMs, "timeout" as const, { ref: false });
@@ -120,7 +123,7 @@ function ticksPerSecond(): number | null {
   return clockTicks;
 }
 
-type ProcStat = { pid: number; ppid: number; pgrp: number; ticks: number };
+type ProcStat = { pid: number; ppid: number; pgrp: number; ticks: number; rssPages: number };
 
 function procStats(): ProcStat[] | null {
   let entries: string[];
@@ -140,12 +143,13 @@ function procStats(): ProcStat[] | null {
     }
     // The command name is in parentheses and may hold spaces: fields start after the last ")".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // After the name: state(0) ppid(1) pgrp(2) … utime(11) stime(12).
+    // After the name: state(0) ppid(1) pgrp(2) … utime(11) stime(12) … rss(21, in pages).
     out.push({
       pid: Number(entry),
       ppid: Number(fields[1]),
       pgrp: Number(fields[2]),
       ticks: Number(fields[11]) + Number(fields[12]),
+      rssPages: Number(fields[21]),
     });
   }
   return out;
@@ -159,6 +163,22 @@ export function groupCpuSeconds(pgid: number): number | null {
   let ticks = 0;
   for (const p of stats) if (p.pgrp === pgid) ticks += p.ticks;
   return ticks / hz;
+}
+
+let pageBytes: number | null | undefined;
+
+/** Resident memory of every process in the group (tsx's wrapper included where there is one). */
+export function groupRssBytes(pgid: number): number | null {
+  if (pageBytes === undefined) {
+    const r = spawnSync("getconf", ["PAGESIZE"], { encoding: "utf8" });
+    const n = Number(r.stdout?.trim());
+    pageBytes = r.status === 0 && n > 0 ? n : null;
+  }
+  const stats = procStats();
+  if (pageBytes === null || stats === null) return null;
+  let pages = 0;
+  for (const p of stats) if (p.pgrp === pgid) pages += p.rssPages;
+  return pages * pageBytes;
 }
 
 /**

@@ -8,6 +8,8 @@ export type LoadTarget = {
   headers: Record<string, string>;
   body: string;
   stream: boolean;
+  /** Bearer secrets taken in turn, one per request (the soak spreads its load over many keys). */
+  secrets?: readonly string[];
 };
 
 export type LoadOptions = {
@@ -71,12 +73,15 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       const t0 = performance.now();
       if (t0 >= measureTo) return;
       const measured = t0 >= measureFrom;
+      const secret = target.secrets?.[totalSent % target.secrets.length];
       totalSent++;
       try {
         const res = await pool.request({
           method: "POST",
           path: target.path,
-          headers: target.headers,
+          headers: secret
+            ? { ...target.headers, authorization: `Bearer ${secret}` }
+            : target.headers,
           body: target.body,
         });
         let first = 0;

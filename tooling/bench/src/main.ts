@@ -17,6 +17,9 @@ import {
   type RunResult,
   summarise,
 } from "./report.ts";
+import { formatScaleOut, measureScaleOut, type ScaleOutRun } from "./scale-out.ts";
+import { seedKeys } from "./seed-keys.ts";
+import { formatSoak, runSoak, type SoakResult } from "./soak.ts";
 import { type BenchStack, Cleanup, startStack } from "./stack.ts";
 import { topStatements } from "./statements.ts";
 import { ledgerCount, waitForDrain, watchIngest } from "./worker-probe.ts";
@@ -58,7 +61,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const loadAtStart = loadavg();
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-function loadTarget(stack: BenchStack, target: TargetName, kind: KindName): LoadTarget {
+function loadTarget(
+  stack: BenchStack,
+  target: TargetName,
+  kind: KindName,
+  origin?: string,
+): LoadTarget {
   const stream = kind === "stream";
   // The same client request to every target: the differences are what each gateway adds.
   const body = JSON.stringify({
@@ -81,7 +89,13 @@ function loadTarget(stack: BenchStack, target: TargetName, kind: KindName): Load
     headers["x-portkey-provider"] = "openai";
     headers["x-portkey-custom-host"] = `${stack.fakeUrl}/v1`;
   }
-  return { origin: origins[target]!, path: "/v1/chat/completions", headers, body, stream };
+  return {
+    origin: origin ?? origins[target]!,
+    path: "/v1/chat/completions",
+    headers,
+    body,
+    stream,
+  };
 }
 
 function revision(): BenchReport["revision"] {
@@ -232,11 +246,14 @@ async function main(): Promise<void> {
 
   log("starting PostgreSQL, Redis, API, fake provider, worker, proxy, floor and Portkey");
   const t0 = performance.now();
+  // Scale-out and soak replace the interleaved rounds.
+  const special = options.proxies !== null || options.soakS !== null;
   const stack = await startStack(root, cleanup, {
     profileDir,
     pin: options.pin,
-    portkey: options.targets.includes("portkey"),
+    portkey: options.targets.includes("portkey") && !special,
     pgStatements: options.profile,
+    proxies: Math.max(...(options.proxies ?? [1])),
   });
   log(
     `stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (${stack.pinned ? "gateways pinned to core 0, the rest to core 1" : "not pinned"}; proxy: ${stack.proxyEntry})`,
@@ -248,7 +265,47 @@ async function main(): Promise<void> {
   const targets = options.targets.filter((t) => t !== "portkey" || stack.portkeyUrl !== null);
   const results: RunResult[] = [];
   const profileWindows: Window[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
+  const scaleOut: ScaleOutRun[] = [];
+  for (const connections of options.proxies ? options.connections : [])
+    for (const proxies of options.proxies ?? []) {
+      if (abort.signal.aborted) break;
+      const r = await measureScaleOut(
+        stack,
+        redis,
+        (origin) => loadTarget(stack, "osm", "json", origin),
+        {
+          proxies,
+          connections,
+          warmupMs: options.warmupS * 1000,
+          durationMs: options.durationS * 1000,
+        },
+        abort.signal,
+      );
+      scaleOut.push(r);
+      log(
+        `scale-out ${proxies} prox${proxies === 1 ? "y" : "ies"} ×${r.connections}: ${r.reqPerS.toFixed(0)} req/s, stack ${r.stackUs.toFixed(0)} µs/req, ${r.redisCommandsPerRequest.toFixed(1)} Redis commands/req`,
+      );
+    }
+  let soak: SoakResult | null = null;
+  if (options.soakS !== null && !abort.signal.aborted) {
+    const seededAt = performance.now();
+    const secrets = await seedKeys(stack.sql, stack.projectId, options.keys);
+    log(
+      `${options.keys} keys seeded in ${((performance.now() - seededAt) / 1000).toFixed(1)} s; soaking for ${options.soakS} s`,
+    );
+    soak = await runSoak(
+      stack,
+      { ...loadTarget(stack, "osm", "json"), secrets },
+      {
+        durationS: options.soakS,
+        connections: options.connections[0]!,
+        keys: options.keys,
+        sampleEveryS: 5,
+      },
+      abort.signal,
+    );
+  }
+  for (let round = 1; round <= (special ? 0 : options.rounds); round++) {
     for (const connections of options.connections) {
       for (const kind of options.kinds) {
         // Rotated each round, so no target always runs right after the same neighbour.
@@ -304,13 +361,19 @@ async function main(): Promise<void> {
     summary: summarise(results),
     profile,
     workerProfile,
+    scaleOut: scaleOut.length > 0 ? scaleOut : null,
+    soak,
     statements,
     commandStats: commands,
   };
   mkdirSync(outDir, { recursive: true });
   const jsonPath = join(outDir, "last.json");
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  const text = formatReport(report);
+  const text = [
+    ...(special ? [] : [formatReport(report)]),
+    ...(scaleOut.length > 0 ? [formatScaleOut(scaleOut, [1, 2, 4, 8])] : []),
+    ...(soak ? [formatSoak(soak)] : []),
+  ].join("\n\n");
   process.stdout.write(`\n${text}\n`);
   if (profile) process.stdout.write(`\nProxy:\n${formatProfileSummary(profile)}\n`);
   if (workerProfile) process.stdout.write(`\nWorker:\n${formatProfileSummary(workerProfile)}\n`);
@@ -332,9 +395,11 @@ async function main(): Promise<void> {
   process.stdout.write(`\nJSON: ${relative(process.cwd(), jsonPath) || jsonPath}\n`);
   if (options.record) {
     mkdirSync(recordDir, { recursive: true });
-    writeFileSync(join(recordDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(recordDir, "results.md"), `${text}\n`);
-    writeFileSync(join(recordDir, "latency.svg"), latencyChart(report));
+    // A scale-out or soak run is recorded beside the rounds' figures, not over them.
+    const name = soak ? "soak" : special ? "scale-out" : "results";
+    writeFileSync(join(recordDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(recordDir, `${name}.md`), `${text}\n`);
+    if (!special) writeFileSync(join(recordDir, "latency.svg"), latencyChart(report));
     process.stdout.write(`Recorded under ${relative(process.cwd(), recordDir)}/\n`);
   }
   if (abort.signal.aborted) process.stdout.write("(interrupted: partial results)\n");

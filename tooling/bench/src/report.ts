@@ -3,6 +3,8 @@ import type { LatencySummary } from "./latency.ts";
 import type { LoadResult } from "./load.ts";
 import type { ProfileSummary } from "./profile-summary.ts";
 import type { CommandCounts } from "./redis-probe.ts";
+import type { ScaleOutRun } from "./scale-out.ts";
+import type { SoakResult } from "./soak.ts";
 import type { StatementCost } from "./statements.ts";
 import type { DrainResult } from "./worker-probe.ts";
 
@@ -85,6 +87,8 @@ export type BenchReport = {
   summary: Summary[];
   profile: ProfileSummary | null;
   workerProfile?: ProfileSummary | null;
+  scaleOut?: ScaleOutRun[] | null;
+  soak?: SoakResult | null;
   statements: StatementCost[] | null;
   commandStats: CommandCounts | null;
 };

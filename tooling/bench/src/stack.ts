@@ -63,6 +63,8 @@ export type StackOptions = {
   portkey: boolean;
   /** Load pg_stat_statements into the bench's PostgreSQL (a restart after initdb). */
   pgStatements: boolean;
+  /** Proxy processes to start (scale-out; default 1). */
+  proxies?: number;
 };
 
 /** The built app when `pnpm build` made one, else its TypeScript through tsx. */
@@ -176,30 +178,44 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   cleanup.add("worker", () => worker.stop(stopGraceMs));
 
   const proxyEntry = appEntry(root, "proxy");
-  const proxy = spawnTsx(
-    "proxy",
-    root,
-    proxyEntry,
-    {
-      ...baseEnv,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redis.url,
-      OSM_REDIS_PREFIX: services.redisPrefix,
-      OSM_SECRET: testSecret,
-      OSM_DATA_DIR: dataDir,
-      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-      PROXY_PORT: String(proxyPort),
-      PROXY_METRICS_PORT: String(proxyMetricsPort),
-    },
-    {
-      cpu: gatewayCpu,
-      // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
-      ...(options.profileDir
-        ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] }
-        : {}),
-    },
-  );
-  cleanup.add("proxy", () => proxy.stop(stopGraceMs));
+  // Scale-out: proxy i on core i (of two), so two proxies get a core each; the second shares
+  // its core with everything else, which the report says.
+  const startProxy = async (index: number) => {
+    const [port, metricsPort] =
+      index === 0 ? [proxyPort, proxyMetricsPort] : [await freePort(), await freePort()];
+    const child = spawnTsx(
+      index === 0 ? "proxy" : `proxy${index + 1}`,
+      root,
+      proxyEntry,
+      {
+        ...baseEnv,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: redis.url,
+        OSM_REDIS_PREFIX: services.redisPrefix,
+        OSM_SECRET: testSecret,
+        OSM_DATA_DIR: dataDir,
+        OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+        PROXY_PORT: String(port),
+        PROXY_METRICS_PORT: String(metricsPort),
+      },
+      {
+        cpu: gatewayCpu === undefined ? undefined : index % 2,
+        // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
+        ...(options.profileDir && index === 0
+          ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] }
+          : {}),
+      },
+    );
+    cleanup.add(child.name, () => child.stop(stopGraceMs));
+    return {
+      child,
+      url: `http://127.0.0.1:${port}`,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    };
+  };
+  const proxies = [];
+  for (let i = 0; i < Math.max(1, options.proxies ?? 1); i++) proxies.push(await startProxy(i));
+  const proxy = proxies[0]!.child;
 
   const floor = spawnTsx(
     "floor",
@@ -240,7 +256,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   const portkeyUrl = portkey ? `http://127.0.0.1:${portkeyPort}` : null;
   const workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
   await Promise.all([
-    waitHealthy(proxy, `${proxyUrl}/healthz`, 30_000),
+    ...proxies.map((p) => waitHealthy(p.child, `${p.url}/healthz`, 30_000)),
     waitHealthy(worker, `http://127.0.0.1:${workerPort}/healthz`, 30_000),
     floor.firstLine,
     portkey && portkeyUrl ? waitHealthy(portkey, `${portkeyUrl}/`, 30_000) : null,
@@ -290,6 +306,9 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     proxyEntry,
     workerMetricsUrl,
     proxyMetricsUrl: `http://127.0.0.1:${proxyMetricsPort}/metrics`,
+    /** Every proxy process (the first is `proxy`). */
+    proxies,
+    projectId: project.id,
     secret: full.secret,
     keyId: full.key.id,
     plainSecret: plain.secret,

@@ -24,6 +24,13 @@ const defaultGroupWindowMs = 50;
 
 type Waiting = { line: string; event: UsageEvent; done: () => void };
 
+/** Refused without asking Redis (down, or suspended after a failure): no new failure. */
+class RedisUnavailable extends Error {
+  constructor() {
+    super("redis not available");
+  }
+}
+
 type InboxScripts = {
   osmTrimInbox(key: string, count: number, first: string, last: string): Promise<number>;
   osmAdoptInbox(...args: string[]): Promise<number>;
@@ -138,7 +145,10 @@ export class UsageEmitter {
           await this.append(batch.map((w) => w.line));
           this.scheduleMove();
         } catch (err) {
-          this.redisSuspendedUntil = Date.now() + suspendAfterFailureMs;
+          // Only a real failure suspends: one refused because of the suspension must not
+          // extend it, or a steady load would keep Redis suspended, and spilling, for good.
+          if (!(err instanceof RedisUnavailable))
+            this.redisSuspendedUntil = Date.now() + suspendAfterFailureMs;
           this.o.log.warn(
             { err: String(err), events: batch.length },
             "usage spilled to disk: redis unavailable",
@@ -156,7 +166,7 @@ export class UsageEmitter {
   /** A Redis that hangs would otherwise cost every request the whole timeout. */
   private withTimeout<T>(work: () => Promise<T>, what: string): Promise<T> {
     if (!this.o.redisReady() || Date.now() < this.redisSuspendedUntil) {
-      return Promise.reject(new Error("redis not available"));
+      return Promise.reject(new RedisUnavailable());
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -2,7 +2,7 @@ import { spendWindow } from "@osm/policy/windows";
 import { and, eq, inArray, isNotNull, isNull, lte, or } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { nextVersion } from "../schema/columns.ts";
-import { apiKeys } from "../schema/keys.ts";
+import { type ApiKeyRow, apiKeys } from "../schema/keys.ts";
 import { windowResets } from "../schema/usage.ts";
 import { recordAudit } from "./audit.ts";
 import { findKey, settledSpend } from "./keys.ts";
@@ -17,9 +17,16 @@ const system = { type: "system" as const, id: null };
 export async function flagLimitReached(
   db: DbOrTx,
   /** refusedAtLimit: the limit a refusal for the limit was decided against, if there was one. */
-  params: { keyId: string; at: Date; now: Date; refusedAtLimit: bigint | null },
+  params: {
+    keyId: string;
+    at: Date;
+    now: Date;
+    refusedAtLimit: bigint | null;
+    /** The key's row when the caller just read it (flaggableKeys): saves reading it again. */
+    loaded?: ApiKeyRow;
+  },
 ): Promise<{ version: number; projectId: string } | null> {
-  const key = await findKey(db, params.keyId);
+  const key = params.loaded ?? (await findKey(db, params.keyId));
   if (!key || key.spendLimit === null || key.limitReached) return null;
   const eventWindow = spendWindow(key, params.at);
   const currentWindow = spendWindow(key, params.now);
@@ -139,10 +146,10 @@ export async function clearEndedGraces(
   return rows;
 }
 
-/** Of these keys, the ones with a limit that are not flagged yet. */
-export async function flaggableKeyIds(db: DbOrTx, keyIds: string[]): Promise<string[]> {
-  const rows = await db
-    .select({ id: apiKeys.id })
+/** Of these keys, the ones with a limit that are not flagged yet (their rows). */
+export async function flaggableKeys(db: DbOrTx, keyIds: string[]): Promise<ApiKeyRow[]> {
+  return db
+    .select()
     .from(apiKeys)
     .where(
       and(
@@ -151,5 +158,4 @@ export async function flaggableKeyIds(db: DbOrTx, keyIds: string[]): Promise<str
         eq(apiKeys.limitReached, false),
       ),
     );
-  return rows.map((r) => r.id);
 }

@@ -1,5 +1,5 @@
 import type { Db } from "@osm/db/client";
-import { flaggableKeyIds, flagLimitReached } from "@osm/db/queries/limits";
+import { flaggableKeys, flagLimitReached } from "@osm/db/queries/limits";
 import type { UsageEvent } from "@osm/jobs/usage-event";
 import type { Logger } from "pino";
 import type { Publish } from "../../invalidations.ts";
@@ -23,13 +23,18 @@ export async function flipLimits(
     });
   }
   if (latest.size === 0) return 0;
-  // One query narrows the batch to keys that can still be flagged; most keys have no limit.
-  const candidates = new Set(await flaggableKeyIds(deps.db, [...latest.keys()]));
+  // One query narrows the batch to keys that can still be flagged (most keys have no limit)
+  // and reads their rows, which the flag check then needs no second read for.
+  const candidates = new Map(
+    (await flaggableKeys(deps.db, [...latest.keys()])).map((k) => [k.id, k]),
+  );
   let flagged = 0;
   for (const [keyId, { at, refusedAt }] of latest) {
-    if (!candidates.has(keyId)) continue;
+    const loaded = candidates.get(keyId);
+    if (!loaded) continue;
     const result = await flagLimitReached(deps.db, {
       keyId,
+      loaded,
       at,
       now: deps.now(),
       refusedAtLimit: refusedAt,

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { bullPrefix, queueNames } from "@osm/jobs/queues";
+import { createRedis } from "@osm/redis/connect";
+import { createTestServices, type TestServices } from "@osm/testing/context";
+import { usageEvent } from "@osm/testing/usage-events";
+import { Queue } from "bullmq";
+import { pino } from "pino";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { SpillFile } from "./spill-file.ts";
+import { UsageEmitter } from "./usage-emitter.ts";
+
+let services: TestServices;
+beforeAll(async () => {
+  services = await createTestServices();
+});
+afterAll(() => services.close());
+
+it("goes back to Redis after a stalled append while events keep coming, instead of spilling for good", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "osm-emitter-"));
+  const connection = createRedis(services.redis, { maxRetriesPerRequest: 1 });
+  const control = createRedis(services.redis, { maxRetriesPerRequest: 1 });
+  const queue = new Queue(queueNames.usage, {
+    connection,
+    prefix: bullPrefix(services.redisPrefix),
+  });
+  const emitter = new UsageEmitter({
+    redis: connection,
+    queue,
+    spill: new SpillFile(dataDir),
+    log: pino({ level: "silent" }),
+    prefix: services.redisPrefix,
+    enqueueTimeoutMs: 100,
+    redisReady: () => connection.status === "ready",
+  });
+  try {
+    await emitter.start();
+    let n = 0;
+    const emit = () => emitter.emit(usageEvent("stall", n++));
+    await emit();
+    expect(emitter.spilled).toBe(0);
+    // Writes wait for 400 ms: the next append times out and Redis is suspended for a second.
+    await control.call("CLIENT", "PAUSE", "400", "WRITE");
+    // A steady trickle through the stall and the suspension, and well past both.
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      await emit();
+      await sleep(20);
+    }
+    const spilledDuringStall = emitter.spilled;
+    expect(spilledDuringStall).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) await emit();
+    expect(emitter.spilled).toBe(spilledDuringStall);
+  } finally {
+    await emitter.close();
+    await queue.close();
+    connection.disconnect();
+    control.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
