@@ -12,12 +12,14 @@ import {
   chat,
   type Dashboard,
   eventually,
+  newContext,
   openDashboard,
   owner,
   password,
   type Seeded,
   seedProject,
   settled,
+  signIn,
   status,
 } from "./harness.ts";
 
@@ -501,15 +503,18 @@ describe("usage", () => {
   });
 });
 
+/** Invites someone and accepts as them: their signed-in API client. */
+async function join(email: string, role: "viewer" | "member") {
+  const { inviteUrl } = await seed.api.members.invite.mutate({ projectId, email, role });
+  const token = new URL(inviteUrl).hash.replace("#token=", "");
+  const api = apiClient(dash.base, { cookies: new Map() });
+  await api.auth.acceptInvite.mutate({ token, password });
+  return api;
+}
+
 describe("settings", () => {
   it("changes a member's role and removes them; the last owner cannot be demoted or removed", async () => {
-    const { inviteUrl } = await seed.api.members.invite.mutate({
-      projectId,
-      email: "dev@example.com",
-      role: "member",
-    });
-    const token = new URL(inviteUrl).hash.replace("#token=", "");
-    await apiClient(dash.base).auth.acceptInvite.mutate({ token, password });
+    await join("dev@example.com", "member");
     const members = async () =>
       Object.fromEntries(
         (await seed.api.members.list.query({ projectId })).items.map((m) => [m.email, m.role]),
@@ -700,5 +705,89 @@ describe("overview", () => {
       .first()
       .waitFor();
     await capture(page, "overview");
+  });
+});
+
+describe("states and roles", () => {
+  it("shows a loading state while a list is on its way, and an error with retry for a filter the API refuses", async () => {
+    // The real API, only slower: the request waits before it is sent on.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await page.route("**/trpc/**logs.list**", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(url("/logs"));
+    await page.getByRole("status").filter({ hasText: "Loading logs" }).waitFor();
+    release();
+    await page.getByTestId("log-row").first().waitFor();
+    await page.unroute("**/trpc/**logs.list**");
+
+    await page.goto(url(`/logs?keyId=${"k".repeat(65)}`));
+    const error = page.getByRole("alert").filter({ hasText: "Something went wrong" });
+    await error.waitFor();
+    await error.getByRole("button", { name: "Try again" }).waitFor();
+    await capture(page, "logs-error");
+  });
+
+  it("opens a top key from the overview with the keyboard", async () => {
+    await page.goto(url("/"));
+    await settled(page);
+    const link = page
+      .locator("section")
+      .filter({ hasText: "Top keys this month" })
+      .getByRole("link")
+      .first();
+    const label = await link.textContent();
+    await link.focus();
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/keys\/[^/]+$/);
+    await page.getByRole("heading", { level: 1, name: label! }).waitFor();
+  });
+
+  it("shows a viewer no mutation control on the catalog and settings, and the API refuses them", async () => {
+    const viewerApi = await join("viewer@example.com", "viewer");
+    const context = await newContext(dash.browser, dash.base, { timezoneId: zone });
+    try {
+      const viewer = await context.newPage();
+      viewer.setDefaultTimeout(10_000);
+      await signIn(viewer, dash.base, "viewer@example.com", password);
+
+      await viewer.goto(url("/catalog"));
+      await settled(viewer);
+      await viewer.getByRole("cell", { name: "fake-mini", exact: true }).waitFor();
+      for (const name of [
+        "Add provider",
+        "Add model",
+        "Test connection",
+        "Import defaults",
+        "Edit",
+      ])
+        expect(await viewer.getByRole("button", { name }).count(), name).toBe(0);
+      expect(await viewer.getByRole("switch").count()).toBe(0);
+      await capture(viewer, "catalog-viewer");
+
+      await viewer.goto(url("/settings"));
+      await settled(viewer);
+      await viewer.getByRole("cell", { name: owner }).waitFor();
+      expect(await viewer.getByRole("combobox").count()).toBe(0);
+      expect(await viewer.getByRole("button", { name: /^Remove/ }).count()).toBe(0);
+      expect(await viewer.getByRole("button", { name: "Invite" }).count()).toBe(0);
+      expect(await viewer.getByRole("tab", { name: "Tokens" }).count()).toBe(0);
+      expect(await viewer.getByRole("tab", { name: "Alerts" }).count()).toBe(0);
+      await viewer.getByRole("tab", { name: "Audit log" }).click();
+      await viewer.getByRole("table", { name: "Audit log" }).waitFor();
+
+      await expect(
+        viewerApi.models.update.mutate({ projectId, id: "fake-mini", active: false }),
+      ).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+      await expect(
+        viewerApi.providers.update.mutate({ projectId, id: "fake", baseUrl: "http://x/v1" }),
+      ).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+      const models = (await seed.api.models.list.query({ projectId, limit: 100 })).items;
+      expect(models.find((m) => m.id === "fake-mini")?.active).toBe(true);
+    } finally {
+      await context.close();
+    }
   });
 });
