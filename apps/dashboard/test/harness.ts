@@ -37,14 +37,20 @@ export type Dashboard = {
 };
 
 /** Builds the dashboard, starts the stack serving it and opens one Chromium page on it. */
-export async function openDashboard(): Promise<Dashboard> {
+export async function openDashboard(options: ContextOptions = {}): Promise<Dashboard> {
   const outDir = mkdtempSync(join(tmpdir(), "osm-dashboard-"));
   if (writeShots) mkdirSync(shots, { recursive: true });
-  await build({ root: appDir, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  // Mode "test" exposes the query cache on window for tests that inspect it (see lib/trpc.ts).
+  await build({
+    root: appDir,
+    mode: "test",
+    logLevel: "warn",
+    build: { outDir, emptyOutDir: true },
+  });
   const stack = await startGatewayStack({}, { dashboardDir: outDir });
   const base = stack.api.url;
   const browser = await launchChromium();
-  const context = await newContext(browser, base);
+  const context = await newContext(browser, base, options);
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   return {
@@ -77,11 +83,20 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** What a test may choose about the viewer's browser, e.g. their time zone. */
+export type ContextOptions = { timezoneId?: string };
+
 /** A fresh browser profile (its own cookies) at desktop width, allowed to use the clipboard. */
-export async function newContext(browser: Browser, base: string): Promise<BrowserContext> {
+export async function newContext(
+  browser: Browser,
+  base: string,
+  options: ContextOptions = {},
+): Promise<BrowserContext> {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 860 },
     reducedMotion: "reduce",
+    acceptDownloads: true,
+    ...options,
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   return context;

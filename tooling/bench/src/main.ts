@@ -277,6 +277,7 @@ async function main(): Promise<void> {
   }
 
   let profile = null;
+  let workerProfile = null;
   let statements = null;
   let commands = null;
   if (options.profile) {
@@ -285,6 +286,10 @@ async function main(): Promise<void> {
     log("stopping the proxy to write its CPU profile");
     await stack.stopProxy();
     profile = loadSummary(profileDir!, 15, profileWindows.length > 0 ? profileWindows : null);
+    log("stopping the worker to write its CPU profile");
+    await stack.stopWorker();
+    // The worker's drain runs past each load window, so its whole profile is summarised.
+    workerProfile = loadSummary(join(profileDir!, "worker"), 15, null);
   }
 
   const report: BenchReport = {
@@ -298,6 +303,7 @@ async function main(): Promise<void> {
     results,
     summary: summarise(results),
     profile,
+    workerProfile,
     statements,
     commandStats: commands,
   };
@@ -306,7 +312,8 @@ async function main(): Promise<void> {
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   const text = formatReport(report);
   process.stdout.write(`\n${text}\n`);
-  if (profile) process.stdout.write(`\n${formatProfileSummary(profile)}\n`);
+  if (profile) process.stdout.write(`\nProxy:\n${formatProfileSummary(profile)}\n`);
+  if (workerProfile) process.stdout.write(`\nWorker:\n${formatProfileSummary(workerProfile)}\n`);
   if (statements) {
     process.stdout.write("\npg_stat_statements, by total time:\n\n");
     for (const s of statements)

@@ -84,6 +84,7 @@ export type BenchReport = {
   results: RunResult[];
   summary: Summary[];
   profile: ProfileSummary | null;
+  workerProfile?: ProfileSummary | null;
   statements: StatementCost[] | null;
   commandStats: CommandCounts | null;
 };

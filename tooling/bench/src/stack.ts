@@ -156,15 +156,23 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   const fakeUrl = /https?:\/\/\S+/.exec(announced)?.[0];
   if (!fakeUrl) throw new Error(`fake provider announced no URL: ${announced}`);
 
-  const worker = spawnTsx("worker", root, appEntry(root, "worker"), {
-    ...baseEnv,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
-    OSM_REDIS_PREFIX: services.redisPrefix,
-    OSM_SECRET: testSecret,
-    OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-    WORKER_METRICS_PORT: String(workerPort),
-  });
+  const worker = spawnTsx(
+    "worker",
+    root,
+    appEntry(root, "worker"),
+    {
+      ...baseEnv,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      OSM_REDIS_PREFIX: services.redisPrefix,
+      OSM_SECRET: testSecret,
+      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+      WORKER_METRICS_PORT: String(workerPort),
+    },
+    options.profileDir
+      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, "worker")}`] }
+      : {},
+  );
   cleanup.add("worker", () => worker.stop(stopGraceMs));
 
   const proxyEntry = appEntry(root, "proxy");
@@ -295,5 +303,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     postgresCpuSeconds: () => (postmaster > 0 ? treeCpuSeconds([postmaster]) : null),
     /** Stops the proxy now (a CPU profile is written only when it exits cleanly). */
     stopProxy: () => proxy.stop(stopGraceMs),
+    /** Stops the worker now, for its CPU profile likewise. */
+    stopWorker: () => worker.stop(stopGraceMs),
   };
 }

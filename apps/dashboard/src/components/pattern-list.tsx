@@ -17,6 +17,7 @@ export function PatternList({
     return r.success ? null : r.error.issues[0]!.message;
   },
   preview = true,
+  placeholder = 'Pick or type, e.g. "gpt-4o*"',
 }: {
   label: string;
   values: string[];
@@ -25,6 +26,7 @@ export function PatternList({
   disabled?: boolean;
   validate?: (value: string) => string | null;
   preview?: boolean;
+  placeholder?: string;
 }) {
   const id = useId();
   const [draft, setDraft] = useState("");
@@ -70,7 +72,7 @@ export function PatternList({
           <Input
             id={id}
             list={`${id}-options`}
-            placeholder='Pick or type, e.g. "gpt-4o*"'
+            placeholder={placeholder}
             value={draft}
             aria-invalid={error ? true : undefined}
             aria-describedby={error ? `${id}-error` : undefined}

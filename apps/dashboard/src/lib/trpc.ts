@@ -14,6 +14,10 @@ export const queryClient = new QueryClient({
   },
 });
 
+// Only the browser tests' build (mode "test") exposes the cache, so they can prove that no secret
+// is ever kept in it; a production build drops this branch.
+if (import.meta.env.MODE === "test") Object.assign(window, { __osmQueryClient: queryClient });
+
 // Same origin in production (the API serves the build) and through Vite's proxy in development.
 export const trpcClient = createTRPCClient<AppRouter>({
   links: [httpLink({ url: "/trpc", transformer: superjson })],

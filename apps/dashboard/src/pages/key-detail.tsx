@@ -4,7 +4,7 @@ import { Ban, Pause, Play, RefreshCw, RotateCcw, ShieldCheck } from "lucide-reac
 import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { KeyBadges, RuleChips, SpendBar } from "../components/key-bits.tsx";
-import { OutcomeBadge, tokens } from "../components/log-table.tsx";
+import { OutcomeBadge, tokens, why } from "../components/log-table.tsx";
 import { SecretReveal } from "../components/secret-reveal.tsx";
 import { Button } from "../components/ui/button.tsx";
 import {
@@ -43,6 +43,8 @@ function useCountdown(until: Date | null | undefined) {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     if (!until) return;
+    // From now, not from when the page mounted: a grace that starts later must not count stale.
+    setNow(Date.now());
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, [until]);
@@ -169,6 +171,12 @@ export function KeyDetailPage() {
     ...trpc.logs.list.queryOptions({ projectId, keyId, outcome: "denied", limit: 10 }),
     refetchInterval: 2000,
   });
+  // The rollups land in the same transaction as the log row: once a new request is listed, the
+  // chart has it too, so it refetches then instead of waiting for its own interval.
+  const newest = recent.data?.items[0]?.requestId;
+  useEffect(() => {
+    if (newest) void queryClient.invalidateQueries({ queryKey: trpc.usage.timeseries.pathKey() });
+  }, [newest, queryClient, trpc]);
   const audit = useQuery(trpc.audit.list.queryOptions({ projectId, targetId: keyId, limit: 20 }));
   const countdown = useCountdown(key.data?.rotation?.graceUntil);
 
@@ -452,6 +460,9 @@ export function KeyDetailPage() {
                         {formatTimeSeconds(r.admittedAt)}
                       </span>
                     </div>
+                    {r.code && why[r.code] ? (
+                      <p className="text-xs text-muted-foreground">{why[r.code]}</p>
+                    ) : null}
                   </li>
                 ))}
               </ul>

@@ -3,8 +3,8 @@ import { Link, useNavigate, useParams, useSearch } from "@tanstack/react-router"
 import { type ColumnDef, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { Filter, ShieldAlert } from "lucide-react";
-import { useMemo, useRef } from "react";
-import { type LogRow, OutcomeBadge, tokens } from "../components/log-table.tsx";
+import { useEffect, useMemo, useRef } from "react";
+import { type LogRow, OutcomeBadge, tokens, why } from "../components/log-table.tsx";
 import { Button } from "../components/ui/button.tsx";
 import { Card } from "../components/ui/card.tsx";
 import { Dialog, DialogContent } from "../components/ui/dialog.tsx";
@@ -14,21 +14,6 @@ import { rangeHours } from "../components/usage-chart.tsx";
 import { formatMoney } from "../lib/money.ts";
 import { formatTimeSeconds, zoneName } from "../lib/time.ts";
 import { useTRPC } from "../lib/trpc.ts";
-
-const why: Record<string, string> = {
-  model_not_allowed: "The key's policy does not allow this model (allow list or block list).",
-  provider_blocked: "The key's policy does not allow this model's provider.",
-  tier_not_allowed: "The model's pricing tier is not among the key's allowed tiers.",
-  price_limit_exceeded: "The model costs more per 1M tokens than the key's price limit.",
-  max_tokens_exceeded: "The request asked for more output tokens than the key allows per request.",
-  spending_limit_reached:
-    "The key's spending limit for this period is used up (or this request could exceed it).",
-  rate_limit_exceeded: "The key sent more requests or tokens per minute than its rate limit.",
-  model_not_found: "The model is not in this project's catalog, or it or its provider is inactive.",
-  key_inactive: "The key was deactivated.",
-  key_expired: "The key passed its expiry date.",
-  invalid_api_key: "The key was revoked or the secret is wrong.",
-};
 
 const columns: ColumnDef<LogRow>[] = [
   {
@@ -123,6 +108,12 @@ export function LogsPage() {
   const items = virtual.getVirtualItems();
   const top = items[0]?.start ?? 0;
   const bottom = virtual.getTotalSize() - (items.at(-1)?.end ?? 0);
+  const lastShown = items.at(-1)?.index ?? -1;
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = logs;
+  // Older pages load as the window nears the end, so scrolling alone reaches every request.
+  useEffect(() => {
+    if (hasNextPage && !isFetchingNextPage && lastShown >= rows.length - 20) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage, lastShown, rows.length]);
   const selected = rows.find((r) => r.requestId === search.request);
   const set = (patch: Partial<typeof search>) =>
     navigate({ search: (s) => ({ ...s, ...patch }), replace: true });

@@ -3,8 +3,9 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "@tanstack/react-router";
 import { startOfDay, startOfMonth } from "date-fns";
 import { KeyBadges, SpendBar } from "../components/key-bits.tsx";
-import { Card, CardContent, CardHeader, CardTitle } from "../components/ui/card.tsx";
-import { EmptyState, Loading, PageHeader } from "../components/ui/states.tsx";
+import { Card } from "../components/ui/card.tsx";
+import { ListCard } from "../components/ui/list-card.tsx";
+import { PageHeader } from "../components/ui/states.tsx";
 import { formatMoney } from "../lib/money.ts";
 import { useProjectRole } from "../lib/session.ts";
 import { formatTime } from "../lib/time.ts";
@@ -31,6 +32,16 @@ export function OverviewPage() {
   const month = useQuery(
     trpc.usage.summary.queryOptions({ projectId, from: startOfMonth(new Date()) }),
   );
+  // Shadow denials are allowed requests, so the rollups do not count them: the log does.
+  const shadowed = useQuery({
+    ...trpc.logs.list.queryOptions({
+      projectId,
+      outcome: "shadow_denied",
+      from: startOfDay(new Date()),
+      limit: 100,
+    }),
+    refetchInterval: 10_000,
+  });
   const keys = useQuery(trpc.keys.list.queryOptions({ projectId, limit: 100, sort: "spend" }));
   const alerts = useQuery({
     ...trpc.alerts.deliveries.queryOptions({ projectId, limit: 5 }),
@@ -52,7 +63,7 @@ export function OverviewPage() {
         title={project.data?.name ?? "Overview"}
         description="Today and this month at a glance."
       />
-      <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+      <div className="grid grid-cols-2 gap-3 lg:grid-cols-5">
         <Stat
           label="Spend today"
           value={today.data ? formatMoney(today.data.overall.costUsd) : "…"}
@@ -71,98 +82,96 @@ export function OverviewPage() {
           sub="enforced policy, limits and key state"
         />
         <Stat
+          label="Shadow-denied today"
+          value={
+            shadowed.data
+              ? `${shadowed.data.items.length}${shadowed.data.nextCursor ? "+" : ""}`
+              : "…"
+          }
+          sub="allowed, but a shadow policy would refuse"
+        />
+        <Stat
           label="Keys in shadow mode"
           value={String(shadowKeys)}
           sub="see each key's shadow report"
         />
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-2">
-        <Card>
-          <CardHeader>
-            <CardTitle>Top keys this month</CardTitle>
-          </CardHeader>
-          <CardContent>
-            {month.isPending ? (
-              <Loading />
-            ) : top.length === 0 ? (
-              <EmptyState title="No spend this month" />
-            ) : (
-              <ol className="grid gap-2">
-                {top.map((k) => (
-                  <li key={k.keyId} className="flex justify-between gap-2 text-sm">
+        <ListCard
+          title="Top keys this month"
+          query={month}
+          isEmpty={() => top.length === 0}
+          empty="No spend this month"
+        >
+          {() => (
+            <ol className="grid gap-2 p-4 pt-0">
+              {top.map((k) => (
+                <li key={k.keyId} className="flex justify-between gap-2 text-sm">
+                  <Link
+                    to="/projects/$projectId/keys/$keyId"
+                    params={{ projectId, keyId: k.keyId }}
+                    className="truncate hover:underline"
+                  >
+                    {labels.get(k.keyId) ?? k.keyId}
+                  </Link>
+                  <span className="tabular-nums">
+                    {formatMoney(k.costUsd)} · {k.requests.toLocaleString()} req
+                  </span>
+                </li>
+              ))}
+            </ol>
+          )}
+        </ListCard>
+        <ListCard
+          title="Limits this period"
+          query={keys}
+          isEmpty={() => limited.length === 0}
+          empty="No key has a spending limit"
+        >
+          {() => (
+            <ul className="grid gap-3 p-4 pt-0">
+              {limited.map((k) => (
+                <li key={k.id} className="flex flex-wrap items-center justify-between gap-2">
+                  <div className="grid gap-1">
                     <Link
                       to="/projects/$projectId/keys/$keyId"
-                      params={{ projectId, keyId: k.keyId }}
-                      className="truncate hover:underline"
+                      params={{ projectId, keyId: k.id }}
+                      className="text-sm font-medium hover:underline"
                     >
-                      {labels.get(k.keyId) ?? k.keyId}
+                      {k.label}
                     </Link>
-                    <span className="tabular-nums">
-                      {formatMoney(k.costUsd)} · {k.requests.toLocaleString()} req
-                    </span>
-                  </li>
-                ))}
-              </ol>
-            )}
-          </CardContent>
-        </Card>
-        <Card>
-          <CardHeader>
-            <CardTitle>Limits this period</CardTitle>
-          </CardHeader>
-          <CardContent>
-            {keys.isPending ? (
-              <Loading />
-            ) : limited.length === 0 ? (
-              <EmptyState title="No key has a spending limit" />
-            ) : (
-              <ul className="grid gap-3">
-                {limited.map((k) => (
-                  <li key={k.id} className="flex flex-wrap items-center justify-between gap-2">
-                    <div className="grid gap-1">
-                      <Link
-                        to="/projects/$projectId/keys/$keyId"
-                        params={{ projectId, keyId: k.id }}
-                        className="text-sm font-medium hover:underline"
-                      >
-                        {k.label}
-                      </Link>
-                      <KeyBadges k={k} />
-                    </div>
-                    <SpendBar k={k} />
-                  </li>
-                ))}
-              </ul>
-            )}
-          </CardContent>
-        </Card>
+                    <KeyBadges k={k} />
+                  </div>
+                  <SpendBar k={k} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </ListCard>
       </div>
       {isAdmin ? (
-        <Card className="mt-4">
-          <CardHeader>
-            <CardTitle>Recent alerts</CardTitle>
-          </CardHeader>
-          <CardContent>
-            {alerts.isPending ? (
-              <Loading />
-            ) : alerts.data?.items.length ? (
-              <ul className="grid gap-1 text-sm">
-                {alerts.data.items.map((a) => (
-                  <li key={a.id} className="flex justify-between gap-2">
-                    <span>
-                      {labels.get(a.keyId) ?? a.keyId} reached {a.threshold}%
-                    </span>
-                    <span className="text-xs text-muted-foreground">
-                      {a.status} · {formatTime(a.createdAt)}
-                    </span>
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <EmptyState title="No alerts sent" />
-            )}
-          </CardContent>
-        </Card>
+        <ListCard
+          className="mt-4"
+          title="Recent alerts"
+          query={alerts}
+          isEmpty={(d) => d.items.length === 0}
+          empty="No alerts sent"
+        >
+          {(data) => (
+            <ul className="grid gap-1 p-4 pt-0 text-sm">
+              {data.items.map((a) => (
+                <li key={a.id} className="flex justify-between gap-2">
+                  <span>
+                    {labels.get(a.keyId) ?? a.keyId} reached {a.threshold}%
+                  </span>
+                  <span className="text-xs text-muted-foreground">
+                    {a.status} · {formatTime(a.createdAt)}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </ListCard>
       ) : null}
     </>
   );

@@ -307,9 +307,12 @@ export function PolicyPage() {
   const providers = useQuery(trpc.providers.list.queryOptions({ projectId, limit: 100 }));
   const form = useZodForm(formSchema, { defaultValues: toForm({}) });
   const { reset } = form;
+  const dirty = form.formState.isDirty;
+  // A background refetch must not wipe what someone is typing: only an untouched form follows
+  // the stored policy.
   useEffect(() => {
-    if (key.data) reset(toForm(key.data.policy));
-  }, [key.data, reset]);
+    if (key.data && !dirty) reset(toForm(key.data.policy));
+  }, [key.data, dirty, reset]);
 
   if (key.isPending) return <Loading label="Loading the policy" rows={6} />;
   if (key.isError) return <ErrorState error={key.error} retry={() => key.refetch()} />;
@@ -329,6 +332,9 @@ export function PolicyPage() {
       await trpcClient.keys.update.mutate({ id: keyId, policy });
       await queryClient.invalidateQueries({ queryKey: trpc.keys.pathKey() });
       await queryClient.invalidateQueries({ queryKey: trpc.policy.pathKey() });
+      // What was saved is the new baseline (after the refetch, so a stale copy cannot replace
+      // it): the form is clean again and follows later changes.
+      reset(v);
       toast.success(
         v.shadow
           ? "Policy saved in shadow mode: nothing is refused, would-be denials are counted."
@@ -439,6 +445,7 @@ export function PolicyPage() {
                         options={providerIds}
                         disabled={readOnly}
                         preview={false}
+                        placeholder={`Pick a provider, e.g. "${providerIds[0] ?? "openai"}"`}
                         validate={(v) => {
                           const r = slugSchema.safeParse(v);
                           return r.success ? null : r.error.issues[0]!.message;

@@ -17,7 +17,8 @@ import {
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "../components/ui/controls.tsx";
 import { CopyButton } from "../components/ui/copy-button.tsx";
 import { Field, FormError, Input, NativeSelect } from "../components/ui/input.tsx";
-import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
+import { ListCard } from "../components/ui/list-card.tsx";
+import { PageHeader } from "../components/ui/states.tsx";
 import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import { describedBy, useZodForm } from "../lib/forms.ts";
 import { type Role, useProjectRole } from "../lib/session.ts";
@@ -66,84 +67,79 @@ function Members({ projectId, isOwner }: { projectId: string; isOwner: boolean }
   });
   return (
     <div className="grid gap-4">
-      <Card>
-        <CardHeader>
-          <CardTitle>Members</CardTitle>
-        </CardHeader>
-        <CardContent className="p-0">
-          {members.isPending ? (
-            <Loading />
-          ) : members.isError ? (
-            <div className="p-4">
-              <ErrorState error={members.error} />
-            </div>
-          ) : (
-            <Table aria-label="Members">
-              <THead>
-                <tr>
-                  <Th>Email</Th>
-                  <Th>Role</Th>
-                  <Th>Since</Th>
-                  {isOwner ? (
-                    <Th>
-                      <span className="sr-only">Actions</span>
-                    </Th>
-                  ) : null}
-                </tr>
-              </THead>
-              <TBody>
-                {members.data.items.map((m) => (
-                  <Tr key={m.userId}>
-                    <Td>{m.email}</Td>
-                    <Td>
-                      {isOwner ? (
-                        <NativeSelect
-                          aria-label={`Role of ${m.email}`}
-                          className="w-32"
-                          value={m.role}
-                          onChange={(e) =>
-                            run(`${m.email} is now ${e.target.value}.`, () =>
-                              trpcClient.members.setRole.mutate({
-                                projectId,
-                                userId: m.userId,
-                                role: e.target.value as Role,
-                              }),
-                            )
-                          }
-                        >
-                          {roles.map((r) => (
-                            <option key={r} value={r}>
-                              {r}
-                            </option>
-                          ))}
-                        </NativeSelect>
-                      ) : (
-                        <Badge>{m.role}</Badge>
-                      )}
-                    </Td>
-                    <Td className="text-xs">{formatTime(m.createdAt)}</Td>
+      <ListCard
+        title="Members"
+        query={members}
+        isEmpty={(d) => d.items.length === 0}
+        empty="No members"
+      >
+        {(data) => (
+          <Table aria-label="Members">
+            <THead>
+              <tr>
+                <Th>Email</Th>
+                <Th>Role</Th>
+                <Th>Since</Th>
+                {isOwner ? (
+                  <Th>
+                    <span className="sr-only">Actions</span>
+                  </Th>
+                ) : null}
+              </tr>
+            </THead>
+            <TBody>
+              {data.items.map((m) => (
+                <Tr key={m.userId}>
+                  <Td>{m.email}</Td>
+                  <Td>
                     {isOwner ? (
-                      <Td>
-                        <Button
-                          size="sm"
-                          variant="ghost"
-                          onClick={() =>
-                            run(`${m.email} removed.`, () =>
-                              trpcClient.members.remove.mutate({ projectId, userId: m.userId }),
-                            )
-                          }
-                        >
-                          Remove
-                        </Button>
-                      </Td>
-                    ) : null}
-                  </Tr>
-                ))}
-              </TBody>
-            </Table>
-          )}
-        </CardContent>
-      </Card>
+                      <NativeSelect
+                        aria-label={`Role of ${m.email}`}
+                        className="w-32"
+                        value={m.role}
+                        onChange={(e) =>
+                          run(`${m.email} is now ${e.target.value}.`, () =>
+                            trpcClient.members.setRole.mutate({
+                              projectId,
+                              userId: m.userId,
+                              role: e.target.value as Role,
+                            }),
+                          )
+                        }
+                      >
+                        {roles.map((r) => (
+                          <option key={r} value={r}>
+                            {r}
+                          </option>
+                        ))}
+                      </NativeSelect>
+                    ) : (
+                      <Badge>{m.role}</Badge>
+                    )}
+                  </Td>
+                  <Td className="text-xs">{formatTime(m.createdAt)}</Td>
+                  {isOwner ? (
+                    <Td>
+                      <Button
+                        size="sm"
+                        variant="ghost"
+                        aria-label={`Remove ${m.email}`}
+                        onClick={() =>
+                          run(`${m.email} removed.`, () =>
+                            trpcClient.members.remove.mutate({ projectId, userId: m.userId }),
+                          )
+                        }
+                      >
+                        Remove
+                      </Button>
+                    </Td>
+                  ) : null}
+                </Tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </ListCard>
       {isOwner ? (
         <Card>
           <CardHeader>
@@ -206,65 +202,55 @@ function Invitations({ projectId }: { projectId: string }) {
   const run = useRun();
   const open = useQuery(trpc.members.invitations.queryOptions({ projectId, limit: 100 }));
   return (
-    <Card>
-      <CardHeader>
-        <div>
-          <CardTitle>Open invitations</CardTitle>
-          <CardDescription>Not yet accepted and not expired.</CardDescription>
-        </div>
-      </CardHeader>
-      <CardContent className="p-0">
-        {open.isPending ? (
-          <Loading />
-        ) : open.isError ? (
-          <div className="p-4">
-            <ErrorState error={open.error} retry={() => open.refetch()} />
-          </div>
-        ) : open.data.items.length === 0 ? (
-          <p className="px-4 pb-4 text-sm text-muted-foreground">No open invitations.</p>
-        ) : (
-          <Table aria-label="Open invitations">
-            <THead>
-              <tr>
-                <Th>Email</Th>
-                <Th>Role</Th>
-                <Th>Expires</Th>
-                <Th>
-                  <span className="sr-only">Actions</span>
-                </Th>
-              </tr>
-            </THead>
-            <TBody>
-              {open.data.items.map((i) => (
-                <Tr key={i.id} data-testid={`invitation-${i.email}`}>
-                  <Td>{i.email}</Td>
-                  <Td>
-                    <Badge>{i.role}</Badge>
-                  </Td>
-                  <Td className="text-xs" title={formatTime(i.expiresAt)}>
-                    {relative(i.expiresAt)}
-                  </Td>
-                  <Td>
-                    <Button
-                      size="sm"
-                      variant="ghost"
-                      aria-label={`Revoke the invitation for ${i.email}`}
-                      onClick={() =>
-                        run(`The invitation for ${i.email} no longer works.`, () =>
-                          trpcClient.members.revokeInvitation.mutate({ id: i.id }),
-                        )
-                      }
-                    >
-                      Revoke
-                    </Button>
-                  </Td>
-                </Tr>
-              ))}
-            </TBody>
-          </Table>
-        )}
-      </CardContent>
-    </Card>
+    <ListCard
+      title="Open invitations"
+      description="Not yet accepted and not expired."
+      query={open}
+      isEmpty={(d) => d.items.length === 0}
+      empty="No open invitations."
+    >
+      {(data) => (
+        <Table aria-label="Open invitations">
+          <THead>
+            <tr>
+              <Th>Email</Th>
+              <Th>Role</Th>
+              <Th>Expires</Th>
+              <Th>
+                <span className="sr-only">Actions</span>
+              </Th>
+            </tr>
+          </THead>
+          <TBody>
+            {data.items.map((i) => (
+              <Tr key={i.id} data-testid={`invitation-${i.email}`}>
+                <Td>{i.email}</Td>
+                <Td>
+                  <Badge>{i.role}</Badge>
+                </Td>
+                <Td className="text-xs" title={formatTime(i.expiresAt)}>
+                  {relative(i.expiresAt)}
+                </Td>
+                <Td>
+                  <Button
+                    size="sm"
+                    variant="ghost"
+                    aria-label={`Revoke the invitation for ${i.email}`}
+                    onClick={() =>
+                      run(`The invitation for ${i.email} no longer works.`, () =>
+                        trpcClient.members.revokeInvitation.mutate({ id: i.id }),
+                      )
+                    }
+                  >
+                    Revoke
+                  </Button>
+                </Td>
+              </Tr>
+            ))}
+          </TBody>
+        </Table>
+      )}
+    </ListCard>
   );
 }
 
@@ -293,89 +279,84 @@ function Tokens({ projectId }: { projectId: string }) {
   });
   return (
     <div className="grid gap-4">
-      <Card>
-        <CardHeader>
-          <div>
-            <CardTitle>Management tokens</CardTitle>
-            <CardDescription>
-              For scripts and CI that manage this project through the API (not for gateway calls).
-            </CardDescription>
-          </div>
-        </CardHeader>
-        <CardContent className="grid gap-4">
-          <form
-            onSubmit={create}
-            className="grid gap-3 sm:grid-cols-[1fr_10rem_auto] sm:items-end"
-            noValidate
-          >
-            <Field id="token-label" label="Label" error={errors.label?.message}>
-              <Input {...describedBy("token-label", errors.label)} {...form.register("label")} />
-            </Field>
-            <Field id="token-role" label="Role">
-              <NativeSelect id="token-role" {...form.register("role")}>
-                <option value="viewer">viewer</option>
-                <option value="member">member</option>
-                <option value="admin">admin</option>
-              </NativeSelect>
-            </Field>
-            <Button type="submit">
-              <Plus aria-hidden="true" />
-              Create token
-            </Button>
-          </form>
-          <FormError message={errors.root?.message} />
-          {tokens.isPending ? (
-            <Loading />
-          ) : tokens.isError ? (
-            <ErrorState error={tokens.error} />
-          ) : tokens.data.items.length === 0 ? (
-            <EmptyState title="No tokens" />
-          ) : (
-            <Table aria-label="Management tokens">
-              <THead>
-                <tr>
-                  <Th>Label</Th>
-                  <Th>Token</Th>
-                  <Th>Role</Th>
-                  <Th>Status</Th>
-                  <Th>Last used</Th>
-                  <Th>
-                    <span className="sr-only">Actions</span>
-                  </Th>
-                </tr>
-              </THead>
-              <TBody>
-                {tokens.data.items.map((t) => (
-                  <Tr key={t.id}>
-                    <Td>{t.label}</Td>
-                    <Td className="font-mono text-xs">{t.display}</Td>
-                    <Td>{t.role}</Td>
-                    <Td>
-                      <Badge tone={t.status === "active" ? "success" : "neutral"}>{t.status}</Badge>
-                    </Td>
-                    <Td className="text-xs">{relative(t.lastUsedAt)}</Td>
-                    <Td>
-                      {t.status === "active" ? (
-                        <Button
-                          size="sm"
-                          variant="ghost"
-                          onClick={() =>
-                            run(`${t.label} revoked.`, () =>
-                              trpcClient.tokens.revoke.mutate({ id: t.id }),
-                            )
-                          }
-                        >
-                          Revoke
-                        </Button>
-                      ) : null}
-                    </Td>
-                  </Tr>
-                ))}
-              </TBody>
-            </Table>
-          )}
-        </CardContent>
-      </Card>
+      <ListCard
+        title="Management tokens"
+        description="For scripts and CI that manage this project through the API (not for gateway calls)."
+        before={
+          <>
+            <form
+              onSubmit={create}
+              className="grid gap-3 sm:grid-cols-[1fr_10rem_auto] sm:items-end"
+              noValidate
+            >
+              <Field id="token-label" label="Label" error={errors.label?.message}>
+                <Input {...describedBy("token-label", errors.label)} {...form.register("label")} />
+              </Field>
+              <Field id="token-role" label="Role">
+                <NativeSelect id="token-role" {...form.register("role")}>
+                  <option value="viewer">viewer</option>
+                  <option value="member">member</option>
+                  <option value="admin">admin</option>
+                </NativeSelect>
+              </Field>
+              <Button type="submit">
+                <Plus aria-hidden="true" />
+                Create token
+              </Button>
+            </form>
+            <FormError message={errors.root?.message} />
+          </>
+        }
+        query={tokens}
+        isEmpty={(d) => d.items.length === 0}
+        empty="No tokens"
+      >
+        {(data) => (
+          <Table aria-label="Management tokens">
+            <THead>
+              <tr>
+                <Th>Label</Th>
+                <Th>Token</Th>
+                <Th>Role</Th>
+                <Th>Status</Th>
+                <Th>Last used</Th>
+                <Th>
+                  <span className="sr-only">Actions</span>
+                </Th>
+              </tr>
+            </THead>
+            <TBody>
+              {data.items.map((t) => (
+                <Tr key={t.id}>
+                  <Td>{t.label}</Td>
+                  <Td className="font-mono text-xs">{t.display}</Td>
+                  <Td>{t.role}</Td>
+                  <Td>
+                    <Badge tone={t.status === "active" ? "success" : "neutral"}>{t.status}</Badge>
+                  </Td>
+                  <Td className="text-xs">{relative(t.lastUsedAt)}</Td>
+                  <Td>
+                    {t.status === "active" ? (
+                      <Button
+                        size="sm"
+                        variant="ghost"
+                        aria-label={`Revoke ${t.label}`}
+                        onClick={() =>
+                          run(`${t.label} revoked.`, () =>
+                            trpcClient.tokens.revoke.mutate({ id: t.id }),
+                          )
+                        }
+                      >
+                        Revoke
+                      </Button>
+                    ) : null}
+                  </Td>
+                </Tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </ListCard>
       <SecretReveal
         secret={secret}
         title="Your management token"
@@ -447,57 +428,51 @@ function Alerts({ projectId }: { projectId: string }) {
           </form>
         </CardContent>
       </Card>
-      <Card>
-        <CardHeader>
-          <CardTitle>Deliveries</CardTitle>
-        </CardHeader>
-        <CardContent className="p-0">
-          {deliveries.isPending ? (
-            <Loading />
-          ) : deliveries.data?.items.length ? (
-            <Table aria-label="Alert deliveries">
-              <THead>
-                <tr>
-                  <Th>Created</Th>
-                  <Th>Key</Th>
-                  <Th>Threshold</Th>
-                  <Th>Status</Th>
-                  <Th>Attempts</Th>
-                  <Th>Response</Th>
-                </tr>
-              </THead>
-              <TBody>
-                {deliveries.data.items.map((d) => (
-                  <Tr key={d.id}>
-                    <Td className="text-xs">{formatTime(d.createdAt)}</Td>
-                    <Td className="font-mono text-xs">{d.keyId}</Td>
-                    <Td>{d.threshold}%</Td>
-                    <Td>
-                      <Badge
-                        tone={
-                          d.status === "delivered"
-                            ? "success"
-                            : d.status === "failed"
-                              ? "danger"
-                              : "neutral"
-                        }
-                      >
-                        {d.status}
-                      </Badge>
-                    </Td>
-                    <Td>{d.attempts}</Td>
-                    <Td className="text-xs">{d.responseStatus ?? d.lastError ?? "—"}</Td>
-                  </Tr>
-                ))}
-              </TBody>
-            </Table>
-          ) : (
-            <div className="p-4">
-              <EmptyState title="No deliveries yet" />
-            </div>
-          )}
-        </CardContent>
-      </Card>
+      <ListCard
+        title="Deliveries"
+        query={deliveries}
+        isEmpty={(d) => d.items.length === 0}
+        empty="No deliveries yet"
+      >
+        {(data) => (
+          <Table aria-label="Alert deliveries">
+            <THead>
+              <tr>
+                <Th>Created</Th>
+                <Th>Key</Th>
+                <Th>Threshold</Th>
+                <Th>Status</Th>
+                <Th>Attempts</Th>
+                <Th>Response</Th>
+              </tr>
+            </THead>
+            <TBody>
+              {data.items.map((d) => (
+                <Tr key={d.id}>
+                  <Td className="text-xs">{formatTime(d.createdAt)}</Td>
+                  <Td className="font-mono text-xs">{d.keyId}</Td>
+                  <Td>{d.threshold}%</Td>
+                  <Td>
+                    <Badge
+                      tone={
+                        d.status === "delivered"
+                          ? "success"
+                          : d.status === "failed"
+                            ? "danger"
+                            : "neutral"
+                      }
+                    >
+                      {d.status}
+                    </Badge>
+                  </Td>
+                  <Td>{d.attempts}</Td>
+                  <Td className="text-xs">{d.responseStatus ?? d.lastError ?? "—"}</Td>
+                </Tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </ListCard>
       <SecretReveal
         secret={signing}
         title="Webhook signing secret"
@@ -516,9 +491,9 @@ function Audit({ projectId }: { projectId: string }) {
     trpc.audit.list.queryOptions({ projectId, action: action || undefined, limit: 100 }),
   );
   return (
-    <Card>
-      <CardHeader>
-        <CardTitle>Audit log</CardTitle>
+    <ListCard
+      title="Audit log"
+      actions={
         <NativeSelect
           aria-label="Action"
           className="w-48"
@@ -533,45 +508,37 @@ function Audit({ projectId }: { projectId: string }) {
           <option value="model.">Models</option>
           <option value="alerts.">Alerts</option>
         </NativeSelect>
-      </CardHeader>
-      <CardContent className="p-0">
-        {audit.isPending ? (
-          <Loading />
-        ) : audit.isError ? (
-          <div className="p-4">
-            <ErrorState error={audit.error} />
-          </div>
-        ) : audit.data.items.length === 0 ? (
-          <div className="p-4">
-            <EmptyState title="Nothing recorded" />
-          </div>
-        ) : (
-          <Table aria-label="Audit log">
-            <THead>
-              <tr>
-                <Th>Time</Th>
-                <Th>Actor</Th>
-                <Th>Action</Th>
-                <Th>Target</Th>
-              </tr>
-            </THead>
-            <TBody>
-              {audit.data.items.map((a) => (
-                <Tr key={a.id}>
-                  <Td className="whitespace-nowrap text-xs">{formatTime(a.createdAt)}</Td>
-                  <Td className="text-xs">
-                    {a.actorType}
-                    {a.actorId ? ` · ${a.actorId}` : ""}
-                  </Td>
-                  <Td className="font-mono text-xs">{a.action}</Td>
-                  <Td className="font-mono text-xs">{a.targetId ?? "—"}</Td>
-                </Tr>
-              ))}
-            </TBody>
-          </Table>
-        )}
-      </CardContent>
-    </Card>
+      }
+      query={audit}
+      isEmpty={(d) => d.items.length === 0}
+      empty="Nothing recorded"
+    >
+      {(data) => (
+        <Table aria-label="Audit log">
+          <THead>
+            <tr>
+              <Th>Time</Th>
+              <Th>Actor</Th>
+              <Th>Action</Th>
+              <Th>Target</Th>
+            </tr>
+          </THead>
+          <TBody>
+            {data.items.map((a) => (
+              <Tr key={a.id}>
+                <Td className="whitespace-nowrap text-xs">{formatTime(a.createdAt)}</Td>
+                <Td className="text-xs">
+                  {a.actorType}
+                  {a.actorId ? ` · ${a.actorId}` : ""}
+                </Td>
+                <Td className="font-mono text-xs">{a.action}</Td>
+                <Td className="font-mono text-xs">{a.targetId ?? "—"}</Td>
+              </Tr>
+            ))}
+          </TBody>
+        </Table>
+      )}
+    </ListCard>
   );
 }
 

@@ -1,5 +1,12 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Link, Navigate, Outlet, useNavigate, useParams } from "@tanstack/react-router";
+import {
+  Link,
+  Navigate,
+  Outlet,
+  useLocation,
+  useNavigate,
+  useParams,
+} from "@tanstack/react-router";
 import {
   BarChart3,
   BookOpen,
@@ -40,6 +47,9 @@ function ProjectSwitcher({ projectId }: { projectId: string }) {
   const navigate = useNavigate();
   const projects = useQuery(trpc.projects.list.queryOptions({ limit: 50 }));
   const current = projects.data?.items.find((p) => p.id === projectId);
+  // Switching keeps the section (keys stay keys); a key or request id belongs to the old project.
+  const section = useLocation({ select: (l) => l.pathname.split("/")[3] });
+  const to = nav.find((n) => n.to === `/projects/$projectId/${section}`)?.to ?? nav[0].to;
   return (
     <DropdownMenu>
       <DropdownMenuTrigger asChild>
@@ -57,7 +67,7 @@ function ProjectSwitcher({ projectId }: { projectId: string }) {
         {projects.data?.items.map((p) => (
           <DropdownMenuItem
             key={p.id}
-            onSelect={() => navigate({ to: "/projects/$projectId", params: { projectId: p.id } })}
+            onSelect={() => navigate({ to, params: { projectId: p.id } })}
           >
             {p.name}
           </DropdownMenuItem>

@@ -1,3 +1,4 @@
+import { formatUsd, parseUsd } from "@osm/policy/money";
 import { useQuery } from "@tanstack/react-query";
 import { useNavigate, useParams, useSearch } from "@tanstack/react-router";
 import { Download } from "lucide-react";
@@ -5,6 +6,7 @@ import { Button } from "../components/ui/button.tsx";
 import { Card, CardContent, CardHeader, CardTitle } from "../components/ui/card.tsx";
 import { Checkbox, Segmented } from "../components/ui/controls.tsx";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../components/ui/states.tsx";
+import { Table, TBody, Td, THead, Th, Tr } from "../components/ui/table.tsx";
 import {
   type Metric,
   type Range,
@@ -33,6 +35,21 @@ function csv(points: SeriesPoint[], names: (s: string) => string): string {
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+type Total = { series: string; requests: number; tokens: number; nanos: bigint };
+
+/** Each series' sums over the range: the chart's figures as a table people and tests can read. */
+function totals(points: SeriesPoint[]): Total[] {
+  const by = new Map<string, Total>();
+  for (const p of points) {
+    const t = by.get(p.series) ?? { series: p.series, requests: 0, tokens: 0, nanos: 0n };
+    t.requests += p.requests;
+    t.tokens += p.inputTokens + p.outputTokens;
+    t.nanos += parseUsd(p.costUsd) ?? 0n;
+    by.set(p.series, t);
+  }
+  return [...by.values()].sort((a, b) => (a.nanos < b.nanos ? 1 : a.nanos > b.nanos ? -1 : 0));
 }
 
 export function UsagePage() {
@@ -75,6 +92,7 @@ export function UsagePage() {
   }
 
   const o = summary.data?.overall;
+  const stackedBy = compare.length ? "key" : groupBy;
   return (
     <>
       <PageHeader
@@ -142,13 +160,35 @@ export function UsagePage() {
           ) : series.data.points.length === 0 ? (
             <EmptyState title="No usage in this range" />
           ) : (
-            <UsageChart
-              points={series.data.points}
-              metric={metric}
-              bucket={rq.bucket}
-              names={names}
-              label={`${metric} stacked by ${compare.length ? "key" : groupBy}`}
-            />
+            <>
+              <UsageChart
+                points={series.data.points}
+                metric={metric}
+                bucket={rq.bucket}
+                names={names}
+                label={`${metric} stacked by ${stackedBy}`}
+              />
+              <Table aria-label={`Totals by ${stackedBy}`} className="mt-4">
+                <THead>
+                  <tr>
+                    <Th className="capitalize">{stackedBy}</Th>
+                    <Th className="text-right">Requests</Th>
+                    <Th className="text-right">Tokens</Th>
+                    <Th className="text-right">Spend</Th>
+                  </tr>
+                </THead>
+                <TBody>
+                  {totals(series.data.points).map((t) => (
+                    <Tr key={t.series}>
+                      <Td>{names(t.series)}</Td>
+                      <Td className="text-right tabular-nums">{t.requests.toLocaleString()}</Td>
+                      <Td className="text-right tabular-nums">{t.tokens.toLocaleString()}</Td>
+                      <Td className="text-right tabular-nums">{formatMoney(formatUsd(t.nanos))}</Td>
+                    </Tr>
+                  ))}
+                </TBody>
+              </Table>
+            </>
           )}
         </CardContent>
       </Card>
@@ -169,13 +209,12 @@ export function UsagePage() {
                   <Checkbox
                     id={`cmp-${k.id}`}
                     checked={compare.includes(k.id)}
-                    onCheckedChange={(c) =>
-                      set({
-                        keys: c
-                          ? [...compare, k.id].slice(0, 20)
-                          : compare.filter((x) => x !== k.id) || undefined,
-                      })
-                    }
+                    onCheckedChange={(c) => {
+                      const next = c
+                        ? [...compare, k.id].slice(0, 20)
+                        : compare.filter((x) => x !== k.id);
+                      set({ keys: next.length ? next : undefined });
+                    }}
                   />
                   {k.label}
                 </label>

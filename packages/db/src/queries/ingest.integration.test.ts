@@ -2,7 +2,7 @@ import { createTestServices, type TestServices } from "@osm/testing/context";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeys } from "../schema/keys.ts";
-import { keySpendDaily, usageDaily, usageHourly } from "../schema/usage.ts";
+import { keySpendDaily, usageDaily, usageHourly, usageLedger } from "../schema/usage.ts";
 import { type IngestEvent, ingestUsageEvents } from "./ingest.ts";
 
 let services: TestServices;
@@ -185,6 +185,44 @@ describe("ingestUsageEvents", () => {
       .from(apiKeys)
       .where(eq(apiKeys.id, keyId));
     expect(key?.lastUsedAt?.toISOString()).toBe("2025-03-01T11:59:59.999Z");
+  });
+
+  it("keeps every field as sent, quotes, backslashes, braces and nulls included", async () => {
+    const { projectId, keyIds } = await freshTenant(1);
+    const keyId = keyIds[0]!;
+    const awkward = 'a "quoted", {braced} \\ back\\slashed NULL';
+    await ingestUsageEvents(services.db, [
+      event({
+        requestId: "req_text_1",
+        keyId,
+        projectId,
+        model: null,
+        provider: null,
+        stream: true,
+        endUser: awkward,
+        tags: ["team=a", "NULL", "x/y:z"],
+        shadowDenial: { code: "model_not_allowed", message: awkward },
+        costNanos: "9223372036854775807",
+      }),
+      event({ requestId: "req_text_2", keyId, projectId, code: "NULL", costNanos: "0" }),
+    ]);
+    const rows = await services.db
+      .select()
+      .from(usageLedger)
+      .where(eq(usageLedger.keyId, keyId))
+      .orderBy(usageLedger.requestId);
+    expect(rows.map((r) => [r.requestId, r.model, r.provider, r.stream, r.code])).toEqual([
+      ["req_text_1", null, null, true, null],
+      ["req_text_2", "gpt-4o-mini", "openai", false, "NULL"],
+    ]);
+    expect(rows[0]).toMatchObject({
+      endUser: awkward,
+      tags: ["team=a", "NULL", "x/y:z"],
+      shadowCode: "model_not_allowed",
+      shadowMessage: awkward,
+      cost: 9223372036854775807n,
+    });
+    expect(rows[1]).toMatchObject({ endUser: null, tags: null, shadowCode: null });
   });
 
   it("counts denials and errors in the rollups and charges only the cost they carry", async () => {

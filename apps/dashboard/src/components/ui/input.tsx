@@ -78,10 +78,16 @@ export function Field({
 }
 
 /** A form's own error (not a field's), announced when it appears. */
-export function FormError({ message }: { message?: string | undefined }) {
+export function FormError({
+  message,
+  className,
+}: {
+  message?: string | undefined;
+  className?: string;
+}) {
   if (!message) return null;
   return (
-    <p role="alert" className="text-sm text-destructive">
+    <p role="alert" className={cn("text-sm text-destructive", className)}>
       {message}
     </p>
   );

@@ -18,9 +18,9 @@ function processorWith(db: Partial<Db>) {
 const job = (data: unknown, name: string = jobNames.usageBatch) =>
   ({ id: "1", name, data, attemptsMade: 0 }) as unknown as Job<unknown, IngestResult>;
 
-const unusedDb: Partial<Db> = {
-  transaction: () => Promise.reject(new Error("the database must not be reached")),
-};
+const unusedDb = {
+  execute: () => Promise.reject(new Error("the database must not be reached")),
+} as unknown as Partial<Db>;
 
 describe("ingest-batch processor", () => {
   it("fails a malformed batch for good, naming the field but not quoting the payload", async () => {
@@ -49,7 +49,9 @@ describe("ingest-batch processor", () => {
       new Error("Failed query: insert into usage_ledger ...\nparams: req_u_000001,prj_worker"),
       { query: "insert into usage_ledger ...", params: ["req_u_000001", "prj_worker"], cause },
     );
-    const run = processorWith({ transaction: () => Promise.reject(queryError) });
+    const run = processorWith({
+      execute: () => Promise.reject(queryError),
+    } as unknown as Partial<Db>);
     const error = await run(job({ events: [usageEvent("u", 1)] })).catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(UnrecoverableError);
     expect((error as Error).message).toBe("usage batch ingest failed: deadlock detected (40P01)");
