@@ -71,25 +71,43 @@ function decoded(response: Dispatcher.ResponseData): Readable {
   return raw.pipe(decoder);
 }
 
-/** Reads a whole (bounded) upstream body. */
-export async function readAll(
+/**
+ * Reads a whole (bounded) upstream body. Listeners rather than `for await`: the async iterator
+ * cost every JSON answer two to three times as much for the same bytes.
+ */
+export function readAll(
   body: Readable,
   limit = 64 * 1024 * 1024,
   signal?: AbortSignal,
 ): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length;
-      if (size > limit)
-        throw new GatewayError("upstream_error", "The provider's answer is too large.");
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    throw upstreamFailure(err, signal);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      reject(upstreamFailure(err, signal));
+    };
+    body.on("data", (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        fail(new GatewayError("upstream_error", "The provider's answer is too large."));
+        body.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once("end", () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    body.once("error", fail);
+    // Closed without an end (an aborted or reset connection): the answer is incomplete.
+    body.once("close", () => fail(new Error("upstream body closed early")));
+  });
 }
 
 /** Maps a transport failure to the contract's codes; an abort carries its own reason. */
