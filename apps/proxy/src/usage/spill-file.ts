@@ -15,7 +15,11 @@ export class SpillFile {
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, "usage-spill");
-    this.file = join(this.dir, `${process.pid}-${randomBytes(4).toString("hex")}.ndjson`);
+    this.file = this.freshName();
+  }
+
+  private freshName(): string {
+    return join(this.dir, `${process.pid}-${randomBytes(4).toString("hex")}.ndjson`);
   }
 
   append(events: UsageEvent[]): Promise<void> {
@@ -23,12 +27,20 @@ export class SpillFile {
     // Appends are serialised so lines never interleave.
     this.writing = this.writing.then(async () => {
       await mkdir(this.dir, { recursive: true });
-      const handle = await open(this.file, "a");
-      try {
-        await handle.write(text);
-        await handle.datasync();
-      } finally {
-        await handle.close();
+      // A replay (of another proxy sharing the directory) may claim the file between our open
+      // and our write, and read it before the write lands: then write the lines again, to the
+      // new file. A copy the replay did get is harmless: the ledger takes each request once.
+      for (;;) {
+        const handle = await open(this.file, "a");
+        try {
+          await handle.write(text);
+          await handle.datasync();
+          const written = await handle.stat();
+          const current = await stat(this.file).catch(() => null);
+          if (current?.ino === written.ino && current.dev === written.dev) return;
+        } finally {
+          await handle.close();
+        }
       }
     });
     return this.writing;
@@ -80,7 +92,9 @@ export class SpillFile {
       try {
         for (let i = 0; i < events.length; i += 500) await send(events.slice(i, i + 500));
       } catch (err) {
-        await rename(claimed, join(this.dir, name)).catch(() => {});
+        // Back under a name of its own: a spill since the claim may have started a new file
+        // under the old name, and renaming over it would delete those events.
+        await rename(claimed, this.freshName()).catch(() => {});
         throw err;
       }
       await unlink(claimed);
