@@ -9,6 +9,7 @@ import {
 } from "@osm/db/queries/alert-deliveries";
 import { jobNames } from "@osm/jobs/queues";
 import { createCryptoBox } from "@osm/keys/crypto-box";
+import { signWebhook } from "@osm/net/webhook";
 import { testSecret } from "@osm/testing/api";
 import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { usageEvent } from "@osm/testing/usage-events";
@@ -18,7 +19,6 @@ import type { Job } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAlertDeliveryProcessor } from "../src/processors/alerts/deliver.ts";
-import { signWebhook } from "../src/processors/alerts/sign.ts";
 import { checkAlertThresholds } from "../src/processors/alerts/thresholds.ts";
 import { startWorker } from "../src/worker.ts";
 

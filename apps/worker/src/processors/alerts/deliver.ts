@@ -6,10 +6,15 @@ import {
 } from "@osm/db/queries/alert-deliveries";
 import { jobNames } from "@osm/jobs/queues";
 import type { CryptoBox } from "@osm/keys/crypto-box";
+import {
+  type LookupFn,
+  postWebhook,
+  signatureHeader,
+  signWebhook,
+  WebhookError,
+} from "@osm/net/webhook";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
-import { type LookupFn, postWebhook, WebhookError } from "./send.ts";
-import { signatureHeader, signWebhook } from "./sign.ts";
 
 export type AlertDeliveryDeps = {
   db: Db;

@@ -1,7 +1,8 @@
+import { createHmac } from "node:crypto";
 import { lookup as dnsLookup } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { guardedLookup, isRefusedLiteral, type LookupFn } from "@osm/net/addresses";
+import { guardedLookup, isRefusedLiteral, type LookupFn } from "./addresses.ts";
 
 export type { LookupFn };
 
@@ -85,4 +86,17 @@ function describe(err: Error): WebhookError {
   if (code === "EPRIVATEUPSTREAM")
     return new WebhookError(`${err.message} (set OSM_ALLOW_PRIVATE_UPSTREAMS=true to allow)`);
   return new WebhookError(`webhook request failed: ${err.message.slice(0, 200)}`);
+}
+
+/** The header a webhook's signature travels in (see docs/alerts.md). */
+export const signatureHeader = "osm-signature";
+
+/**
+ * `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. The timestamp is signed with
+ * the body, so a receiver that refuses old timestamps cannot be replayed a captured delivery.
+ * Every attempt is signed afresh with its own timestamp.
+ */
+export function signWebhook(secret: string, timestamp: number, rawBody: string): string {
+  const mac = createHmac("sha256", secret).update(`${timestamp}.${rawBody}`).digest("hex");
+  return `t=${timestamp},v1=${mac}`;
 }
