@@ -396,6 +396,14 @@ const table: { [K in Path]: Row<InputOf<K>> } = {
     access: { kind: "project", min: "admin" },
     input: () => ({ projectId: P(), url: "http://127.0.0.1:9/hooks/osm" }),
   },
+  "alerts.sendTest": {
+    access: { kind: "project", min: "admin" },
+    // A webhook that refuses connections: the test is sent and answers with the failure.
+    input: async () => {
+      await t.master.alerts.set.mutate({ projectId: P(), url: "http://127.0.0.1:9/hooks/osm" });
+      return { projectId: P() };
+    },
+  },
   "alerts.deliveries": {
     access: { kind: "project", min: "admin" },
     input: () => ({ projectId: P() }),

@@ -314,6 +314,7 @@ const valid: { path: Path; input: () => Record<string, unknown>; required: strin
     input: () => ({ projectId: P, url: "http://127.0.0.1:9/h" }),
     required: ["projectId", "url"],
   },
+  { path: "alerts.sendTest", input: () => ({ projectId: P }), required: ["projectId"] },
   { path: "alerts.deliveries", input: () => ({ projectId: P }), required: ["projectId"] },
   { path: "audit.list", input: () => ({ projectId: P }), required: ["projectId"] },
 ];

@@ -1,6 +1,6 @@
 import { getAlertSettings, listDeliveries } from "@osm/db/queries/alerts";
 import { z } from "zod";
-import { setAlertWebhook } from "../domain/alerts.ts";
+import { sendTestAlert, setAlertWebhook } from "../domain/alerts.ts";
 import { projectIdSchema, projectPageInput } from "../inputs.ts";
 import { projectProcedure, router } from "../trpc.ts";
 
@@ -17,6 +17,11 @@ export const alertsRouter = router({
     "admin",
     z.strictObject({ projectId: projectIdSchema, url: z.string().max(2048) }),
   ).mutation(({ ctx, input }) => setAlertWebhook(ctx, input.url)),
+
+  // A mutation, not a query: it calls out to the receiver, so nothing may refetch it.
+  sendTest: projectProcedure("admin", z.strictObject({ projectId: projectIdSchema })).mutation(
+    ({ ctx }) => sendTestAlert(ctx),
+  ),
 
   deliveries: projectProcedure("admin", projectPageInput).query(({ ctx, input }) =>
     listDeliveries(ctx.db, ctx.project.id, input),
