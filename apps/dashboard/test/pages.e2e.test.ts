@@ -573,7 +573,7 @@ describe("settings", () => {
     });
   });
 
-  it("sets the alert webhook to a local receiver, which gets the signed alert; the deliveries list shows it", async () => {
+  it("sets the alert webhook to a local receiver, which gets a test event and the signed alert; the deliveries list shows it", async () => {
     const received: { headers: IncomingHttpHeaders; body: string }[] = [];
     const receiver = createServer((req, res) => {
       let body = "";
@@ -601,6 +601,17 @@ describe("settings", () => {
       await page.getByRole("button", { name: "Done" }).click();
       await page.getByText(hook).waitFor();
       expect((await seed.api.alerts.get.query({ projectId }))?.url).toBe(hook);
+
+      // "Send test event": the receiver gets a signed test event, the page says it was delivered.
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await page
+        .getByTestId("webhook-test")
+        .getByText(/^Delivered · \d+ ms$/)
+        .waitFor();
+      expect(received).toHaveLength(1);
+      expect(received[0]!.headers["osm-event"]).toBe("alert.test");
+      expect(received[0]!.headers["osm-signature"]).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      received.length = 0;
 
       // A real alert: a key with a tiny limit spends past it.
       const tiny = await seed.api.keys.create.mutate({

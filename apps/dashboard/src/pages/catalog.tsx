@@ -7,6 +7,7 @@ import { Download, Pencil, Plug, Plus } from "lucide-react";
 import { useState } from "react";
 import { toast } from "sonner";
 import { z } from "zod";
+import { ProbeButton } from "../components/probe-button.tsx";
 import { Badge } from "../components/ui/badge.tsx";
 import { Button } from "../components/ui/button.tsx";
 import { Switch } from "../components/ui/controls.tsx";
@@ -298,37 +299,17 @@ function reachingKeys(m: Model, keys: Key[]): Key[] {
   );
 }
 
-type ProbeResult = Outputs["providers"]["test"];
-
-/** Lists the provider's models with its stored key; the verdict stays beside the button. */
+/** Lists the provider's models with its stored key. */
 function TestConnection({ projectId, providerId }: { projectId: string; providerId: string }) {
-  const [pending, setPending] = useState(false);
-  const [result, setResult] = useState<ProbeResult | null>(null);
-  async function test() {
-    setPending(true);
-    try {
-      setResult(await trpcClient.providers.test.mutate({ projectId, id: providerId }));
-    } catch (err) {
-      toast.error(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
   return (
-    <div className="flex items-center gap-2">
-      <Button size="sm" variant="outline" disabled={pending} onClick={test}>
-        <Plug aria-hidden="true" />
-        {pending ? "Testing…" : "Test connection"}
-      </Button>
-      <span role="status" className="text-xs" data-testid={`provider-test-${providerId}`}>
-        {result ? (
-          <Badge tone={result.ok ? "success" : "danger"} title={result.message}>
-            {result.ok ? `Connected · ${result.latencyMs} ms` : "Failed"}
-          </Badge>
-        ) : null}
-        {result && !result.ok ? <span className="ml-1">{result.message}</span> : null}
-      </span>
-    </div>
+    <ProbeButton
+      label="Test connection"
+      busyLabel="Testing…"
+      okLabel="Connected"
+      icon={Plug}
+      run={() => trpcClient.providers.test.mutate({ projectId, id: providerId })}
+      testId={`provider-test-${providerId}`}
+    />
   );
 }
 

@@ -1,9 +1,10 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate, useParams, useSearch } from "@tanstack/react-router";
-import { Plus } from "lucide-react";
+import { Plus, Send } from "lucide-react";
 import { useState } from "react";
 import { toast } from "sonner";
 import { z } from "zod";
+import { ProbeButton } from "../components/probe-button.tsx";
 import { SecretReveal } from "../components/secret-reveal.tsx";
 import { Badge } from "../components/ui/badge.tsx";
 import { Button } from "../components/ui/button.tsx";
@@ -426,6 +427,16 @@ function Alerts({ projectId }: { projectId: string }) {
               Save
             </Button>
           </form>
+          {settings.data ? (
+            <ProbeButton
+              label="Send test event"
+              busyLabel="Sending…"
+              okLabel="Delivered"
+              icon={Send}
+              run={() => trpcClient.alerts.sendTest.mutate({ projectId })}
+              testId="webhook-test"
+            />
+          ) : null}
         </CardContent>
       </Card>
       <ListCard
