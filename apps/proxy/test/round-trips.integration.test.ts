@@ -1,6 +1,6 @@
 import { inboxKeys } from "@osm/jobs/usage-inbox";
 import { createRedis } from "@osm/redis/connect";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { chatRequestId, type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // Design under test: a request makes at most one Redis round trip before the upstream (the
@@ -39,22 +39,7 @@ async function ledgerRows(requestIds: string[]) {
 async function sequential(secret: string, n: number, stream: boolean) {
   const client = stack.openai(secret);
   const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    if (stream) {
-      const { data, response } = await client.chat.completions
-        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
-        .withResponse();
-      for await (const _ of data) {
-        // read to the end
-      }
-      ids.push(response.headers.get("x-request-id")!);
-    } else {
-      const { response } = await client.chat.completions
-        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
-        .withResponse();
-      ids.push(response.headers.get("x-request-id")!);
-    }
-  }
+  for (let i = 0; i < n; i++) ids.push(await chatRequestId(client, stream));
   return ids;
 }
 

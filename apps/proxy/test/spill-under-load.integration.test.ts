@@ -1,5 +1,5 @@
 import { createRedis } from "@osm/redis/connect";
-import { type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
+import { chatRequestId, type GatewayStack, startGatewayStack } from "@osm/testing/gateway";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // A key without limits records usage through the proxy's emitter, which spills to disk when a
@@ -40,24 +40,7 @@ it("lands every answered request once while Redis writes stall repeatedly", {
       while (next < total) {
         const stream = next++ % 2 === 0;
         try {
-          if (stream) {
-            const { data, response } = await client.chat.completions
-              .create({
-                model: "gpt-4o-mini",
-                messages: [{ role: "user", content: "hi" }],
-                stream: true,
-              })
-              .withResponse();
-            for await (const _ of data) {
-              // read to the end
-            }
-            ids.push(response.headers.get("x-request-id")!);
-          } else {
-            const { response } = await client.chat.completions
-              .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
-              .withResponse();
-            ids.push(response.headers.get("x-request-id")!);
-          }
+          ids.push(await chatRequestId(client, stream));
         } catch {
           // A refused request (none expected for a key without limits) has nothing to land.
         }

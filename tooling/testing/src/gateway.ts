@@ -195,3 +195,21 @@ export async function startGatewayStack(
     },
   };
 }
+
+/** One chat completion through the SDK, streamed and read to its end or not: its request id. */
+export async function chatRequestId(client: OpenAI, stream: boolean): Promise<string> {
+  const messages = [{ role: "user" as const, content: "hi" }];
+  if (stream) {
+    const { data, response } = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
+    for await (const _ of data) {
+      // read to the end
+    }
+    return response.headers.get("x-request-id")!;
+  }
+  const { response } = await client.chat.completions
+    .create({ model: "gpt-4o-mini", messages })
+    .withResponse();
+  return response.headers.get("x-request-id")!;
+}
