@@ -83,6 +83,10 @@ it("lands every event of many-event batches once when the worker is killed with 
       values (${id}, ${projectId}, ${id}, ${`hash_${id}`}, 'osm_x…x')`;
 
   // Costs up to ~$9,000 each: a float sum would round, only integer nanos come out exact.
+  // Spread over the last 24 UTC hours, inside the ledger's retention: the spawned worker's
+  // housekeeping drops ledger rows older than OSM_LOG_RETENTION_DAYS (30), and with dates
+  // before that it deleted whatever had landed when its first pass ran (one batch of 500).
+  const thisHour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const events: UsageEvent[] = Array.from({ length: batches * perBatch }, (_, i) => ({
     requestId: `req_${projectId.slice(4)}_${String(i).padStart(6, "0")}`,
     projectId,
@@ -98,7 +102,7 @@ it("lands every event of many-event batches once when the worker is killed with 
     costNanos: String(1_000_003n * BigInt(i) + 9_007_199_254_740_993n / 1_000_000n),
     reservedNanos: "0",
     latencyMs: 3,
-    admittedAt: new Date(Date.UTC(2026, 0, 1, i % 24, 0, 0)).toISOString(),
+    admittedAt: new Date(thisHour - (i % 24) * 3_600_000).toISOString(),
   }));
   const slice = (b: number) => events.slice(b * perBatch, (b + 1) * perBatch);
   for (let b = 0; b < batches; b++) await enqueueUsageBatch(queue, { events: slice(b) });

@@ -10,22 +10,22 @@ import { createIngestBatchProcessor } from "./ingest-batch.ts";
 
 const log = pino({ level: "silent" });
 
-function processorWith(db: Partial<Db>) {
+/** A database whose every statement fails this way (the batch is one statement). */
+function processorWith(failure: Error) {
   const metrics = createWorkerMetrics({ queues: [], log });
-  return createIngestBatchProcessor({ db: db as Db, metrics, log });
+  const db = { execute: () => Promise.reject(failure) } as unknown as Db;
+  return createIngestBatchProcessor({ db, metrics, log });
 }
 
 const job = (data: unknown, name: string = jobNames.usageBatch) =>
   ({ id: "1", name, data, attemptsMade: 0 }) as unknown as Job<unknown, IngestResult>;
 
-const unusedDb: Partial<Db> = {
-  transaction: () => Promise.reject(new Error("the database must not be reached")),
-};
+const unreached = new Error("the database must not be reached");
 
 describe("ingest-batch processor", () => {
   it("fails a malformed batch for good, naming the field but not quoting the payload", async () => {
     const secretish = "9".repeat(25);
-    const run = processorWith(unusedDb);
+    const run = processorWith(unreached);
     const error = await run(
       job({ events: [{ ...usageEvent("u", 1), costNanos: secretish }] }),
     ).catch((e: unknown) => e);
@@ -37,7 +37,7 @@ describe("ingest-batch processor", () => {
   });
 
   it("fails a job of another name for good", async () => {
-    const run = processorWith(unusedDb);
+    const run = processorWith(unreached);
     await expect(run(job({ events: [] }, "usage.other"))).rejects.toBeInstanceOf(
       UnrecoverableError,
     );
@@ -49,7 +49,7 @@ describe("ingest-batch processor", () => {
       new Error("Failed query: insert into usage_ledger ...\nparams: req_u_000001,prj_worker"),
       { query: "insert into usage_ledger ...", params: ["req_u_000001", "prj_worker"], cause },
     );
-    const run = processorWith({ transaction: () => Promise.reject(queryError) });
+    const run = processorWith(queryError);
     const error = await run(job({ events: [usageEvent("u", 1)] })).catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(UnrecoverableError);
     expect((error as Error).message).toBe("usage batch ingest failed: deadlock detected (40P01)");
