@@ -93,8 +93,17 @@ export class KeyCache {
       }
       // A change committed while we read: read again rather than cache the old state.
       if (this.versions.isStale(row.id, row.version)) continue;
+      const expiresAt = this.clock() + positiveTtlMs;
+      const expired = this.byHash.get(secretHash);
+      // Every change to a key bumps its version: the same id and version is the same content.
+      // Renewing the expired entry keeps the long-lived objects it holds instead of replacing
+      // them, so keys refilled after their lifetime leave no old-generation garbage behind.
+      if (expired?.key && expired.key.id === row.id && expired.key.version === row.version) {
+        expired.expiresAt = expiresAt;
+        return expired.key;
+      }
       const key = toCachedKey(row, secretHash);
-      this.byHash.set(secretHash, { key, expiresAt: this.clock() + positiveTtlMs });
+      this.byHash.set(secretHash, { key, expiresAt });
       const hashes = this.hashesById.get(row.id) ?? new Set<string>();
       hashes.add(secretHash);
       this.hashesById.set(row.id, hashes);
