@@ -9,7 +9,13 @@ import { latencyChart } from "./chart.ts";
 import { type LoadTarget, runLoad } from "./load.ts";
 import { startCpuReading } from "./meter.ts";
 import { formatProfileSummary, loadSummary, type Window } from "./profile-summary.ts";
-import { commandStats, connectRedis, diffCounts, proxyRoundTrips } from "./redis-probe.ts";
+import {
+  commandStats,
+  commandTimes,
+  connectRedis,
+  diffCounts,
+  proxyRoundTrips,
+} from "./redis-probe.ts";
 import {
   type BenchReport,
   formatReport,
@@ -337,9 +343,11 @@ async function main(): Promise<void> {
   let workerProfile = null;
   let statements = null;
   let commands = null;
+  let commandUsec = null;
   if (options.profile) {
     statements = await topStatements(stack.sql, 12).catch(() => null);
     commands = await commandStats(redis);
+    commandUsec = await commandTimes(redis);
     log("stopping the proxy to write its CPU profile");
     await stack.stopProxy();
     profile = loadSummary(profileDir!, 15, profileWindows.length > 0 ? profileWindows : null);
@@ -365,6 +373,7 @@ async function main(): Promise<void> {
     soak,
     statements,
     commandStats: commands,
+    commandUsec,
   };
   mkdirSync(outDir, { recursive: true });
   const jsonPath = join(outDir, "last.json");
@@ -390,6 +399,14 @@ async function main(): Promise<void> {
       .slice(0, 15);
     process.stdout.write(
       `\nRedis commandstats (calls since start): ${top.map(([n, c]) => `${n} ${c}`).join(", ")}\n`,
+    );
+  }
+  if (commandUsec) {
+    const top = Object.entries(commandUsec)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 15);
+    process.stdout.write(
+      `\nRedis time by command (ms since start, scripts include their inner commands): ${top.map(([n, us]) => `${n} ${(us / 1000).toFixed(1)}`).join(", ")}\n`,
     );
   }
   process.stdout.write(`\nJSON: ${relative(process.cwd(), jsonPath) || jsonPath}\n`);

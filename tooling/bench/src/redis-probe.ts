@@ -2,15 +2,27 @@ import { Redis } from "ioredis";
 
 export type CommandCounts = Record<string, number>;
 
-/** Calls per command from `INFO commandstats` (commands run inside Lua scripts included). */
-export async function commandStats(redis: Redis): Promise<CommandCounts> {
+/** One field of `INFO commandstats` per command (commands run inside Lua scripts included). */
+async function commandField(redis: Redis, field: "calls" | "usec"): Promise<CommandCounts> {
   const text = await redis.info("commandstats");
+  const pattern = new RegExp(`^cmdstat_([^:]+):.*\\b${field}=(\\d+)`);
   const out: CommandCounts = {};
   for (const line of text.split("\n")) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    const m = pattern.exec(line.trim());
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;
+}
+
+/** Calls per command. */
+export function commandStats(redis: Redis): Promise<CommandCounts> {
+  return commandField(redis, "calls");
+}
+
+/** Microseconds Redis spent per command (a script's time includes its inner commands, which are
+ * also listed on their own). */
+export function commandTimes(redis: Redis): Promise<CommandCounts> {
+  return commandField(redis, "usec");
 }
 
 export function diffCounts(before: CommandCounts, after: CommandCounts): CommandCounts {

@@ -91,6 +91,8 @@ export type BenchReport = {
   soak?: SoakResult | null;
   statements: StatementCost[] | null;
   commandStats: CommandCounts | null;
+  /** With --profile: Redis's µs per command since start. */
+  commandUsec?: CommandCounts | null;
 };
 
 export function median(values: readonly number[]): number {
