@@ -61,3 +61,45 @@ it("goes back to Redis after a stalled append while events keep coming, instead 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+it("moves a steady stream of events into one job per group window, every event in one of them", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "osm-emitter-"));
+  const connection = createRedis(services.redis, { maxRetriesPerRequest: 1 });
+  const prefix = `${services.redisPrefix}window:`;
+  const queue = new Queue(queueNames.usage, { connection, prefix: bullPrefix(prefix) });
+  const emitter = new UsageEmitter({
+    redis: connection,
+    queue,
+    spill: new SpillFile(dataDir),
+    log: pino({ level: "silent" }),
+    prefix,
+    groupWindowMs: 50,
+    enqueueTimeoutMs: 2_000,
+    redisReady: () => connection.status === "ready",
+  });
+  try {
+    await emitter.start();
+    // An event every millisecond or so for 600 ms: each move takes a few round trips, during
+    // which more events arrive; they wait for the next window instead of a job of their own.
+    let n = 0;
+    const until = Date.now() + 600;
+    while (Date.now() < until) {
+      await emitter.emit(usageEvent("window", n++));
+      await sleep(1);
+    }
+    await emitter.close();
+    expect(emitter.spilled).toBe(0);
+    const jobs = await queue.getJobs(["waiting"]);
+    const ids = jobs.flatMap((j) => (j.data as { events: { requestId: string }[] }).events);
+    expect(new Set(ids.map((e) => e.requestId)).size).toBe(n);
+    expect(ids).toHaveLength(n);
+    // 600 ms of 50 ms windows, and the close's final move.
+    expect(jobs.length).toBeLessThanOrEqual(600 / 50 + 3);
+    expect(n).toBeGreaterThan(100);
+  } finally {
+    await emitter.close();
+    await queue.close();
+    connection.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -215,7 +215,9 @@ export class UsageEmitter {
           const events = await this.enqueueParsed(lines);
           await this.redis.osmTrimInbox(this.keys.inbox, lines.length, lines[0]!, lines.at(-1)!);
           this.sent += events.length;
-          if (lines.length < maxBatch && !this.moveAgain) break;
+          // Events that came in during this move wait for the next window (so that a job
+          // carries a window's worth, not the few that arrived meanwhile), except at close.
+          if (lines.length < maxBatch && !(this.closed && this.moveAgain)) break;
         }
       } catch (err) {
         failed = true;
