@@ -23,6 +23,8 @@ export type BenchOptions = {
   proxies: number[] | null;
   /** Soak: seconds of full load on osm json, the proxy's RSS sampled (replaces the rounds). */
   soakS: number | null;
+  /** Ingest capacity: seconds of osm json load with the worker stopped, then its drain timed. */
+  ingestS: number | null;
   /** Keys seeded for the soak, each request with the next one. */
   keys: number;
 };
@@ -30,7 +32,7 @@ export type BenchOptions = {
 export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup=SECONDS] [--rounds=N]
                   [--connections=N[,N...]] [--targets=NAME[,NAME...]] [--kinds=json,stream]
                   [--no-pin] [--profile] [--record] [--proxies=N[,N...]]
-                  [--soak=SECONDS [--keys=N]]
+                  [--soak=SECONDS [--keys=N]] [--ingest=SECONDS]
   --duration     measured seconds per run (default 5; --quick: 2)
   --warmup       unmeasured seconds before each run (default 1; --quick: 0.5)
   --rounds       interleaved rounds, medians reported (default 3; --quick and --profile: 1)
@@ -44,7 +46,10 @@ export const usage = `usage: pnpm bench [--quick] [--duration=SECONDS] [--warmup
                  count once per --connections value (e.g. --proxies=1,2)
   --soak         soak instead of the rounds: osm json for SECONDS at the first --connections
                  value, the proxy's RSS sampled every 5 s (e.g. --soak=300 --keys=100000)
-  --keys         keys seeded for the soak, requests spread over them (default 100000)`;
+  --keys         keys seeded for the soak, requests spread over them (default 100000)
+  --ingest       ingest capacity instead of the rounds: osm json for SECONDS at the first
+                 --connections value with the worker stopped, then a fresh worker's drain of
+                 the backlog timed (events/s on one core against the proxy's peak)`;
 
 export type ParsedArgs = { ok: true; options: BenchOptions } | { ok: false; line: string };
 
@@ -58,6 +63,7 @@ const valued = [
   "proxies",
   "soak",
   "keys",
+  "ingest",
 ];
 const switches = ["no-pin", "profile", "record", "quick", "help"];
 
@@ -168,6 +174,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (typeof v === "string") return { ok: false, line: v };
     soakS = v;
   }
+  let ingestS: number | null = null;
+  if (flags.has("ingest")) {
+    const v = positive("ingest", flags.get("ingest"));
+    if (typeof v === "string") return { ok: false, line: v };
+    ingestS = v;
+  }
   let keys = 100_000;
   if (flags.has("keys")) {
     const raw = flags.get("keys");
@@ -177,14 +189,18 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (soakS === null) return { ok: false, line: "--keys goes with --soak" };
     keys = v;
   }
-  if (proxies && soakS !== null)
-    return { ok: false, line: "--proxies and --soak are separate runs: give one of them" };
+  if ([proxies !== null, soakS !== null, ingestS !== null].filter(Boolean).length > 1)
+    return {
+      ok: false,
+      line: "--proxies, --soak and --ingest are separate runs: give one of them",
+    };
 
   return {
     ok: true,
     options: {
       proxies,
       soakS,
+      ingestS,
       keys,
       durationS,
       warmupS,

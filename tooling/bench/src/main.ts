@@ -6,6 +6,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { type KindName, parseArgs, type TargetName, usage } from "./args.ts";
 import { latencyChart } from "./chart.ts";
+import {
+  formatIngestCapacity,
+  type IngestCapacity,
+  measureIngestCapacity,
+} from "./ingest-capacity.ts";
 import { type LoadTarget, runLoad } from "./load.ts";
 import { startCpuReading } from "./meter.ts";
 import { formatProfileSummary, loadSummary, type Window } from "./profile-summary.ts";
@@ -252,8 +257,8 @@ async function main(): Promise<void> {
 
   log("starting PostgreSQL, Redis, API, fake provider, worker, proxy, floor and Portkey");
   const t0 = performance.now();
-  // Scale-out and soak replace the interleaved rounds.
-  const special = options.proxies !== null || options.soakS !== null;
+  // Scale-out, soak and ingest capacity replace the interleaved rounds.
+  const special = options.proxies !== null || options.soakS !== null || options.ingestS !== null;
   const stack = await startStack(root, cleanup, {
     profileDir,
     pin: options.pin,
@@ -309,6 +314,18 @@ async function main(): Promise<void> {
         sampleEveryS: 5,
       },
       abort.signal,
+    );
+  }
+  let ingestCapacity: IngestCapacity | null = null;
+  if (options.ingestS !== null && !abort.signal.aborted) {
+    ingestCapacity = await measureIngestCapacity(
+      stack,
+      loadTarget(stack, "osm", "json"),
+      { loadS: options.ingestS, connections: options.connections[0]! },
+      abort.signal,
+    );
+    log(
+      `ingest capacity: ${ingestCapacity.ingestEventsPerS.toFixed(0)} events/s against a peak of ${ingestCapacity.peakEventsPerS.toFixed(0)} (${ingestCapacity.ratio.toFixed(2)}×)`,
     );
   }
   for (let round = 1; round <= (special ? 0 : options.rounds); round++) {
@@ -371,6 +388,7 @@ async function main(): Promise<void> {
     workerProfile,
     scaleOut: scaleOut.length > 0 ? scaleOut : null,
     soak,
+    ingestCapacity,
     statements,
     commandStats: commands,
     commandUsec,
@@ -382,6 +400,7 @@ async function main(): Promise<void> {
     ...(special ? [] : [formatReport(report)]),
     ...(scaleOut.length > 0 ? [formatScaleOut(scaleOut, [1, 2, 4, 8])] : []),
     ...(soak ? [formatSoak(soak)] : []),
+    ...(ingestCapacity ? [formatIngestCapacity(ingestCapacity)] : []),
   ].join("\n\n");
   process.stdout.write(`\n${text}\n`);
   if (profile) process.stdout.write(`\nProxy:\n${formatProfileSummary(profile)}\n`);
@@ -412,8 +431,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\nJSON: ${relative(process.cwd(), jsonPath) || jsonPath}\n`);
   if (options.record) {
     mkdirSync(recordDir, { recursive: true });
-    // A scale-out or soak run is recorded beside the rounds' figures, not over them.
-    const name = soak ? "soak" : special ? "scale-out" : "results";
+    // A scale-out, soak or ingest run is recorded beside the rounds' figures, not over them.
+    const name = soak ? "soak" : ingestCapacity ? "ingest" : special ? "scale-out" : "results";
     writeFileSync(join(recordDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(recordDir, `${name}.md`), `${text}\n`);
     if (!special) writeFileSync(join(recordDir, "latency.svg"), latencyChart(report));

@@ -1,4 +1,5 @@
 import type { BenchOptions, KindName, TargetName } from "./args.ts";
+import type { IngestCapacity } from "./ingest-capacity.ts";
 import type { LatencySummary } from "./latency.ts";
 import type { LoadResult } from "./load.ts";
 import type { ProfileSummary } from "./profile-summary.ts";
@@ -89,6 +90,7 @@ export type BenchReport = {
   workerProfile?: ProfileSummary | null;
   scaleOut?: ScaleOutRun[] | null;
   soak?: SoakResult | null;
+  ingestCapacity?: IngestCapacity | null;
   statements: StatementCost[] | null;
   commandStats: CommandCounts | null;
   /** With --profile: Redis's µs per command since start. */

@@ -158,23 +158,26 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   const fakeUrl = /https?:\/\/\S+/.exec(announced)?.[0];
   if (!fakeUrl) throw new Error(`fake provider announced no URL: ${announced}`);
 
-  const worker = spawnTsx(
-    "worker",
-    root,
-    appEntry(root, "worker"),
-    {
-      ...baseEnv,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redis.url,
-      OSM_REDIS_PREFIX: services.redisPrefix,
-      OSM_SECRET: testSecret,
-      OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
-      WORKER_METRICS_PORT: String(workerPort),
-    },
-    options.profileDir
-      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, "worker")}`] }
-      : {},
-  );
+  // A function, so the ingest-capacity run can stop the worker and start a fresh one.
+  const spawnWorker = () =>
+    spawnTsx(
+      "worker",
+      root,
+      appEntry(root, "worker"),
+      {
+        ...baseEnv,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: redis.url,
+        OSM_REDIS_PREFIX: services.redisPrefix,
+        OSM_SECRET: testSecret,
+        OSM_ALLOW_PRIVATE_UPSTREAMS: "true",
+        WORKER_METRICS_PORT: String(workerPort),
+      },
+      options.profileDir
+        ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, "worker")}`] }
+        : {},
+    );
+  let worker = spawnWorker();
   cleanup.add("worker", () => worker.stop(stopGraceMs));
 
   const proxyEntry = appEntry(root, "proxy");
@@ -314,7 +317,10 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     plainSecret: plain.secret,
     fake,
     proxy,
-    worker,
+    /** The worker process running now (replaced by `restartWorker`). */
+    get worker() {
+      return worker;
+    },
     floor,
     portkey,
     redisCpuSeconds: () => (redisPid ? treeCpuSeconds([redisPid]) : null),
@@ -324,5 +330,11 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     stopProxy: () => proxy.stop(stopGraceMs),
     /** Stops the worker now, for its CPU profile likewise. */
     stopWorker: () => worker.stop(stopGraceMs),
+    /** Starts a fresh worker after `stopWorker` and waits until it is healthy. */
+    async restartWorker() {
+      if (worker.running()) throw new Error("restartWorker: the worker is still running");
+      worker = spawnWorker();
+      await waitHealthy(worker, `http://127.0.0.1:${workerPort}/healthz`, 30_000);
+    },
   };
 }
