@@ -13,6 +13,8 @@ export type ProxyConfig = {
   upstreamFirstByteMs: number;
   upstreamIdleMs: number;
   redisTimeoutMs: number;
+  /** How long the usage inbox collects events before moving them into one job. */
+  usageGroupWindowMs: number;
   minOutputTokens: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;

@@ -25,6 +25,10 @@ export const proxyEnvSchema = appEnvSchema({
   OSM_UPSTREAM_IDLE_MS: milliseconds(120_000),
   OSM_REDIS_TIMEOUT_MS: milliseconds(250),
   OSM_MIN_OUTPUT_TOKENS: z.coerce.number().int().min(1).default(256),
+  // How long the usage inbox collects events before they move into one queue job (see
+  // usage-emitter.ts): the worker's and PostgreSQL's cost is per job, the events are durable
+  // already, and only the ledger's freshness waits on it.
+  OSM_USAGE_GROUP_WINDOW_MS: z.coerce.number().int().min(1).max(5_000).default(200),
   OSM_HEADERS_TIMEOUT_MS: milliseconds(10_000),
   OSM_REQUEST_TIMEOUT_MS: milliseconds(60_000),
   OSM_TRUSTED_PROXIES: z
@@ -53,6 +57,7 @@ export function parseProxyEnv(env: NodeJS.ProcessEnv): EnvResult<ProxyConfig> {
     upstreamIdleMs: e.OSM_UPSTREAM_IDLE_MS,
     redisTimeoutMs: e.OSM_REDIS_TIMEOUT_MS,
     minOutputTokens: e.OSM_MIN_OUTPUT_TOKENS,
+    usageGroupWindowMs: e.OSM_USAGE_GROUP_WINDOW_MS,
     headersTimeoutMs: e.OSM_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.OSM_REQUEST_TIMEOUT_MS,
     trustedProxies: e.OSM_TRUSTED_PROXIES,

@@ -180,6 +180,7 @@ export async function startProxy(
       log,
       prefix: config.redisPrefix,
       enqueueTimeoutMs: config.redisTimeoutMs,
+      groupWindowMs: config.usageGroupWindowMs,
       redisReady: () => queueConnection.status === "ready",
       onRoundTrip: () => metrics.redisRoundTrips.inc({ phase: "usage" }),
     }),

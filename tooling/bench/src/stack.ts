@@ -144,6 +144,10 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
     HOME: process.env.HOME,
     TMPDIR: process.env.TMPDIR,
     LOG_LEVEL: "warn",
+    // Passed on for A/B runs of the proxy's group window.
+    ...(process.env.OSM_USAGE_GROUP_WINDOW_MS
+      ? { OSM_USAGE_GROUP_WINDOW_MS: process.env.OSM_USAGE_GROUP_WINDOW_MS }
+      : {}),
   };
 
   const fake = spawnTsx(

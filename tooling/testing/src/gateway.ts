@@ -29,6 +29,7 @@ export function testProxyConfig(
     upstreamIdleMs: 5_000,
     redisTimeoutMs: 250,
     minOutputTokens: 256,
+    usageGroupWindowMs: 50,
     headersTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
     trustedProxies: [],
