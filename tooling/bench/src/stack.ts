@@ -187,6 +187,7 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   const proxyEntry = appEntry(root, "proxy");
   // Scale-out: proxy i on core i (of two), so two proxies get a core each; the second shares
   // its core with everything else, which the report says.
+  const proxyNodeArgs = (process.env.OSM_BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const startProxy = async (index: number) => {
     const [port, metricsPort] =
       index === 0 ? [proxyPort, proxyMetricsPort] : [await freePort(), await freePort()];
@@ -208,9 +209,13 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
       {
         cpu: gatewayCpu === undefined ? undefined : index % 2,
         // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
-        ...(options.profileDir && index === 0
-          ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] }
-          : {}),
+        // OSM_BENCH_PROXY_NODE_ARGS gives the proxies (and only them) V8 flags for an A/B.
+        nodeArgs: [
+          ...proxyNodeArgs,
+          ...(options.profileDir && index === 0
+            ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
+            : []),
+        ],
       },
     );
     cleanup.add(child.name, () => child.stop(stopGraceMs));
