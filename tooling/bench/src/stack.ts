@@ -185,9 +185,10 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
   cleanup.add("worker", () => worker.stop(stopGraceMs));
 
   const proxyEntry = appEntry(root, "proxy");
+  // Extra Node/V8 flags for the proxies only (an A/B of, say, --max-semi-space-size).
+  const proxyNodeArgs = (process.env.OSM_BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
   // Scale-out: proxy i on core i (of two), so two proxies get a core each; the second shares
   // its core with everything else, which the report says.
-  const proxyNodeArgs = (process.env.OSM_BENCH_PROXY_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const startProxy = async (index: number) => {
     const [port, metricsPort] =
       index === 0 ? [proxyPort, proxyMetricsPort] : [await freePort(), await freePort()];
@@ -209,7 +210,6 @@ export async function startStack(root: string, cleanup: Cleanup, options: StackO
       {
         cpu: gatewayCpu === undefined ? undefined : index % 2,
         // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line instead.
-        // OSM_BENCH_PROXY_NODE_ARGS gives the proxies (and only them) V8 flags for an A/B.
         nodeArgs: [
           ...proxyNodeArgs,
           ...(options.profileDir && index === 0

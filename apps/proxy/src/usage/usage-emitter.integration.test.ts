@@ -32,6 +32,7 @@ it("goes back to Redis after a stalled append while events keep coming, instead 
     spill: new SpillFile(dataDir),
     log: pino({ level: "silent" }),
     prefix: services.redisPrefix,
+    groupWindowMs: 200,
     enqueueTimeoutMs: 100,
     redisReady: () => connection.status === "ready",
   });

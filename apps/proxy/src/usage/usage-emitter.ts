@@ -18,10 +18,6 @@ const moveRetryMs = 1_000;
 const heartbeatEveryMs = 1_000;
 const heartbeatTtlMs = 3_000;
 const sweepEveryMs = 1_000;
-// Off the request path (the events are durable already), so only the ledger's freshness pays
-// for it. The worker's and PostgreSQL's cost is per job, and a proxy makes at most one job per
-// window below 500 events: 200 ms halved their CPU per request against 50 ms (pnpm bench).
-const defaultGroupWindowMs = 200;
 
 type Waiting = { line: string; event: UsageEvent; done: () => void };
 
@@ -47,8 +43,11 @@ export type UsageEmitterOptions = {
   enqueueTimeoutMs: number;
   /** False while the queue's Redis connection is down: spill at once instead of waiting. */
   redisReady: () => boolean;
-  /** How long the inbox collects events before they are moved into one job (default 200 ms). */
-  groupWindowMs?: number;
+  /**
+   * How long the inbox collects events before they are moved into one job (OSM_USAGE_GROUP_WINDOW_MS).
+   * Off the request path, as the events are durable already: only the ledger's freshness waits.
+   */
+  groupWindowMs: number;
   /** Counts each Redis round trip made on behalf of requests (the bench reads it). */
   onRoundTrip?: () => void;
 };
@@ -190,7 +189,7 @@ export class UsageEmitter {
     );
   }
 
-  private scheduleMove(delayMs = this.o.groupWindowMs ?? defaultGroupWindowMs): void {
+  private scheduleMove(delayMs = this.o.groupWindowMs): void {
     if (this.moving) {
       this.moveAgain = true;
       return;
