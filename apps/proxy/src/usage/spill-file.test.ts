@@ -23,23 +23,34 @@ describe("SpillFile", () => {
     };
     const sent: string[] = [];
     let stop = false;
+    // Replays paced a few ms apart: back to back they would claim every file in the middle of
+    // every write (a write takes a datasync) and starve the appends, which production's
+    // replay interval (seconds) never does. Paced, claims still land during writes.
     const replays = (async () => {
       while (!stop) {
         await replayer.replay(take);
         await writers[0]!.replay(take);
+        await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    const appends = writers.map(async (w, k) => {
-      for (let i = 0; i < 400; i++) {
-        const event = usageEvent(`w${k}-${i}`, 1);
-        sent.push(event.requestId);
-        await w.append([event]);
-      }
-    });
-    await Promise.all(appends);
-    stop = true;
-    await replays;
+    let handedOverDuringAppends = 0;
+    try {
+      const appends = writers.map(async (w, k) => {
+        for (let i = 0; i < 400; i++) {
+          const event = usageEvent(`w${k}-${i}`, 1);
+          sent.push(event.requestId);
+          await w.append([event]);
+        }
+      });
+      await Promise.all(appends);
+      handedOverDuringAppends = seen.size;
+    } finally {
+      stop = true;
+      await replays;
+    }
     await replayer.replay(take);
+    // The replays did run alongside the appends, not only after them.
+    expect(handedOverDuringAppends).toBeGreaterThan(0);
     expect(sent.filter((id) => !seen.has(id))).toEqual([]);
   });
 
