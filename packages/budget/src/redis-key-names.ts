@@ -37,7 +37,9 @@ export function budgetWindow(
   const ttlSeconds = window.end
     ? Math.ceil((window.end.getTime() - now.getTime()) / 1000) + keepAfterEndSeconds
     : -1;
-  return { ...window, id, ttlSeconds };
+  // Listed, not spread: V8 (Node 20) adds a property to a spread copy on a slow path (~0.5 µs
+  // each), and this runs for every metered request.
+  return { start: window.start, end: window.end, resetAt: window.resetAt, id, ttlSeconds };
 }
 
 export function keyCounters(prefix: string, keyId: string, windowIdValue: string): KeyCounters {
