@@ -1,11 +1,12 @@
 import { GatewayError } from "./errors.ts";
+import type { RequestAbort } from "./request-abort.ts";
 
 /** The requests each key has in flight here, so a revocation can end them at once. */
 export class InflightRegistry {
-  private readonly byKey = new Map<string, Set<AbortController>>();
+  private readonly byKey = new Map<string, Set<RequestAbort>>();
 
-  track(keyId: string, controller: AbortController): () => void {
-    const set = this.byKey.get(keyId) ?? new Set<AbortController>();
+  track(keyId: string, controller: RequestAbort): () => void {
+    const set = this.byKey.get(keyId) ?? new Set<RequestAbort>();
     set.add(controller);
     this.byKey.set(keyId, set);
     return () => {

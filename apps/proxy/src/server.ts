@@ -27,6 +27,7 @@ import { readBody } from "./http/read-body.ts";
 import { InflightRegistry, keyEndedError } from "./inflight.ts";
 import { createProxyMetrics, observeParts } from "./metrics.ts";
 import { createUpstreamAgent, type LookupFn } from "./providers/upstream-agent.ts";
+import { RequestAbort } from "./request-abort.ts";
 import { tagsHeader } from "./request-fields.ts";
 import { RequestTrace } from "./request-trace.ts";
 import { ResponseDirectory } from "./responses/directory.ts";
@@ -256,7 +257,7 @@ export async function startProxy(
     const routeName = typeof path === "string" ? path : `/v1/responses/{id}:${path.action}`;
     const trace = tracer ? new RequestTrace(tracer, req, routeName, requestId) : null;
     let record: RequestRecord | null = null;
-    const controller = new AbortController();
+    const controller = new RequestAbort();
     let untrack = () => {};
     let completion: Promise<void> | null = null;
     let refusedCode = "";

@@ -1,6 +1,7 @@
 import { formatUsd } from "@osm/policy/money";
 import { requestCost } from "@osm/policy/pricing";
 import { GatewayError } from "../errors.ts";
+import type { RequestSignal } from "../request-abort.ts";
 import { ClientStream } from "../streaming/client-stream.ts";
 import { type SseEvent, SseParser } from "../streaming/sse-parser.ts";
 import type { AdmittedRequest } from "./adapter.ts";
@@ -105,7 +106,7 @@ export type StreamTranslation = {
   /** Usage so far: charged however the stream ends. */
   usage(): { reported: ReportedUsage | null; estimatedOutput: number };
   /** A failure of the provider's own (not the transport's) in the contract's terms. */
-  failure?(err: unknown, signal: AbortSignal): GatewayError | null;
+  failure?(err: unknown, signal: RequestSignal): GatewayError | null;
   /**
    * Runs once a complete stream is charged, before it is settled: the SSE text it returns is
    * the stream's last (a translation's terminal event carrying the charged usage).

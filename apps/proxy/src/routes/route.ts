@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayDeps } from "../deps.ts";
+import type { RequestSignal } from "../request-abort.ts";
 import type { RequestTrace } from "../request-trace.ts";
 import type { RequestRecord } from "../usage/request-record.ts";
 
@@ -9,7 +10,7 @@ export type Route = {
   record: RequestRecord;
   req: IncomingMessage;
   res: ServerResponse;
-  signal: AbortSignal;
+  signal: RequestSignal;
   /** This request's spans when tracing is on, else null. */
   trace: RequestTrace | null;
   /** Settles and records the request; awaited before the response's last byte. */

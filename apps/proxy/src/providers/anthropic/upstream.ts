@@ -1,4 +1,5 @@
 import { GatewayError } from "../../errors.ts";
+import type { RequestSignal } from "../../request-abort.ts";
 import type { AdmittedRequest } from "../adapter.ts";
 import { upstreamError } from "../answer.ts";
 import {
@@ -40,7 +41,7 @@ export async function postMessages(
 
 /** The stream translator throws a plain Error for the provider's error event or a malformed one. */
 export function streamFailure(apiKey: string) {
-  return (err: unknown, aborted: AbortSignal) =>
+  return (err: unknown, aborted: RequestSignal) =>
     err instanceof Error &&
     !(err instanceof GatewayError) &&
     !aborted.aborted &&
