@@ -31,7 +31,8 @@ export type ParsedRequest<O extends Operation> = {
 /**
  * The key as the policy judges it. The limit flag is judged by admission, after the rate limits
  * (the contract's order). Built field by field, not as `{ ...key, … }`: V8 (Node 20) adds each
- * new property to a spread copy on a slow path, ~0.5 µs apiece on every request.
+ * new property to a spread copy on a slow path, ~0.5 µs apiece on every request
+ * (docs/performance.md, "Slow paths of V8").
  */
 function policyView(key: CachedKey): EvaluateKey {
   return {
